@@ -1,0 +1,202 @@
+//! Reading the session cookie from `Cookie` headers and rendering the
+//! complete `Set-Cookie` value, with the `cookie` crate.
+
+use cookie::{Cookie, Expiration};
+use time::{Duration, OffsetDateTime};
+
+use crate::{Config, SameSite, SessionId};
+
+/// What the request said about the session cookie.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Incoming {
+    /// A cookie with the session cookie's name came in, whatever its value.
+    pub(crate) present: bool,
+    /// The first such cookie whose value is a well-formed ID.
+    pub(crate) id: Option<SessionId>,
+}
+
+impl Incoming {
+    /// Scans every `Cookie` header field (HTTP/2 sends one per cookie).
+    ///
+    /// With duplicate names the first well-formed value wins: browsers send
+    /// the cookie with the most specific path first, and a cookie tossed in
+    /// from a sibling subdomain usually has the broader one. Fields that are
+    /// not UTF-8 and pairs that do not parse are skipped, never fatal.
+    pub(crate) fn parse<I, H>(cookie_name: &str, header_values: I) -> Self
+    where
+        I: IntoIterator<Item = H>,
+        H: AsRef<[u8]>,
+    {
+        let mut incoming = Incoming::default();
+        for value in header_values {
+            let Ok(text) = std::str::from_utf8(value.as_ref()) else {
+                continue;
+            };
+            for cookie in Cookie::split_parse(text).flatten() {
+                if cookie.name() != cookie_name {
+                    continue;
+                }
+                incoming.present = true;
+                if incoming.id.is_none() {
+                    incoming.id = cookie.value_trimmed().parse().ok();
+                }
+            }
+        }
+        incoming
+    }
+}
+
+fn base_cookie<'c>(config: &'c Config, value: &'c str) -> Cookie<'c> {
+    let mut cookie = Cookie::new(config.cookie_name(), value);
+    cookie.set_path(config.cookie_path());
+    if let Some(domain) = config.cookie_domain() {
+        cookie.set_domain(domain);
+    }
+    cookie.set_http_only(config.cookie_http_only());
+    cookie.set_secure(config.cookie_secure());
+    cookie.set_same_site(match config.cookie_same_site() {
+        SameSite::Strict => cookie::SameSite::Strict,
+        SameSite::Lax => cookie::SameSite::Lax,
+        SameSite::None => cookie::SameSite::None,
+    });
+    cookie
+}
+
+/// The `Set-Cookie` value that hands `id` to the browser. `max_age` is
+/// `None` for a browser-close session; a negative age is sent as 0 with an
+/// `Expires` in the past, which makes the browser drop the cookie.
+pub(crate) fn render_session(
+    config: &Config,
+    id: &SessionId,
+    max_age: Option<i64>,
+    now: OffsetDateTime,
+) -> String {
+    let mut cookie = base_cookie(config, id.as_str());
+    if let Some(age) = max_age {
+        let age = Duration::seconds(age.max(0));
+        cookie.set_max_age(age);
+        cookie.set_expires(Expiration::DateTime(now.saturating_add(age)));
+    }
+    cookie.to_string()
+}
+
+/// The `Set-Cookie` value that removes the session cookie: empty value,
+/// `Max-Age=0`, `Expires` at the Unix epoch, and the same name, path,
+/// domain, `Secure`, `HttpOnly` and `SameSite` as the setting cookie, so
+/// the browser matches and drops it (a `__Host-` cookie included).
+pub(crate) fn render_removal(config: &Config) -> String {
+    let mut cookie = base_cookie(config, "");
+    cookie.set_max_age(Duration::ZERO);
+    cookie.set_expires(Expiration::DateTime(OffsetDateTime::UNIX_EPOCH));
+    cookie.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+    use time::macros::datetime;
+
+    const ID: &str = "abcdefghijklmnopqrstuvwxyz012345";
+    const OTHER: &str = "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz";
+
+    fn parse(headers: &[&str]) -> Incoming {
+        Incoming::parse("sessionid", headers.iter().copied())
+    }
+
+    #[rstest]
+    #[case::none(&[], false, None)]
+    #[case::other_cookies_only(&["a=1; b=2"], false, None)]
+    #[case::well_formed(&["a=1; sessionid=abcdefghijklmnopqrstuvwxyz012345"], true, Some(ID))]
+    #[case::quoted(&["sessionid=\"abcdefghijklmnopqrstuvwxyz012345\""], true, Some(ID))]
+    #[case::malformed(&["sessionid=nope"], true, None)]
+    #[case::empty_value(&["sessionid="], true, None)]
+    #[case::non_ascii(&["sessionid=abcdefghijklmnopqrstuvwxyz0123é"], true, None)]
+    #[case::second_header_field(&["a=1", "sessionid=abcdefghijklmnopqrstuvwxyz012345"], true, Some(ID))]
+    #[case::duplicate_first_valid_wins(&["sessionid=bad; sessionid=abcdefghijklmnopqrstuvwxyz012345; sessionid=zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"], true, Some(ID))]
+    #[case::duplicate_across_fields(&["sessionid=zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz", "sessionid=abcdefghijklmnopqrstuvwxyz012345"], true, Some(OTHER))]
+    #[case::garbage_pairs_skipped(&[";;==; =x; sessionid=abcdefghijklmnopqrstuvwxyz012345"], true, Some(ID))]
+    fn parses_cookie_headers(
+        #[case] headers: &[&str],
+        #[case] present: bool,
+        #[case] id: Option<&str>,
+    ) {
+        let incoming = parse(headers);
+        assert_eq!(incoming.present, present);
+        assert_eq!(incoming.id.as_ref().map(SessionId::as_str), id);
+    }
+
+    #[test]
+    fn a_field_that_is_not_utf8_is_skipped() {
+        let fields: [&[u8]; 2] = [
+            b"sessionid=\xff\xfe",
+            b"sessionid=abcdefghijklmnopqrstuvwxyz012345",
+        ];
+        let incoming = Incoming::parse("sessionid", fields);
+        assert_eq!(incoming.id.as_ref().map(SessionId::as_str), Some(ID));
+    }
+
+    #[test]
+    fn overlong_value_is_not_an_id() {
+        let header = format!("sessionid={}", "a".repeat(4096));
+        let incoming = parse(&[&header]);
+        assert!(incoming.present);
+        assert_eq!(incoming.id, None);
+    }
+
+    #[test]
+    fn renders_session_cookie_with_defaults() {
+        let id: SessionId = ID.parse().unwrap();
+        let header = render_session(
+            &Config::default(),
+            &id,
+            Some(1_209_600),
+            datetime!(2030-01-01 0:00 UTC),
+        );
+        assert_eq!(
+            header,
+            "sessionid=abcdefghijklmnopqrstuvwxyz012345; HttpOnly; SameSite=Lax; Path=/; \
+             Max-Age=1209600; Expires=Tue, 15 Jan 2030 00:00:00 GMT"
+        );
+    }
+
+    #[test]
+    fn browser_close_cookie_has_no_lifetime() {
+        let id: SessionId = ID.parse().unwrap();
+        let header = render_session(
+            &Config::default(),
+            &id,
+            None,
+            datetime!(2030-01-01 0:00 UTC),
+        );
+        assert!(!header.contains("Max-Age"), "{header}");
+        assert!(!header.contains("Expires"), "{header}");
+    }
+
+    #[test]
+    fn removal_repeats_every_matching_attribute() {
+        let config = Config::default()
+            .with_cookie_name("__Host-s")
+            .with_cookie_secure(true)
+            .with_cookie_domain(Some("example.com".to_owned()))
+            .with_cookie_path("/app")
+            .with_cookie_same_site(SameSite::Strict);
+        assert_eq!(
+            render_removal(&config),
+            "__Host-s=; HttpOnly; SameSite=Strict; Secure; Path=/app; Domain=example.com; \
+             Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
+        );
+    }
+
+    #[test]
+    fn past_expiry_renders_zero_max_age() {
+        let id: SessionId = ID.parse().unwrap();
+        let header = render_session(
+            &Config::default(),
+            &id,
+            Some(-30),
+            datetime!(2030-01-01 0:00 UTC),
+        );
+        assert!(header.contains("Max-Age=0;"), "{header}");
+    }
+}

@@ -1,0 +1,193 @@
+//! The one error type of the crate, shared by stores, the session handle and
+//! the request lifecycle.
+
+use std::error::Error as StdError;
+
+/// A boxed error from a store's own client library.
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// Everything that can go wrong with a session.
+///
+/// Match on [`Error::kind`] rather than on the message text: the kind is the
+/// stable contract (the conformance kit asserts kinds, never messages).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The record does not exist (any more): it was never created, it
+    /// expired, or it was deleted by a concurrent request.
+    #[error("session record not found")]
+    NotFound,
+
+    /// `create` found the ID already taken, or a versioned `save` found that
+    /// another request wrote the record first.
+    #[error("session record conflict: {what}")]
+    Conflict {
+        /// Which conflict it was: `"id taken"` or `"version changed"`.
+        what: &'static str,
+    },
+
+    /// Stored data could not be decoded. Core answers it with an empty
+    /// session and a warning; stores return it from `load`.
+    #[error("stored session data is corrupt")]
+    Corrupt {
+        /// Why decoding failed.
+        #[source]
+        source: BoxError,
+    },
+
+    /// The store could not be reached (connection refused, timeout, pool
+    /// exhausted). Adapters answer 503.
+    #[error("session store unavailable")]
+    Unavailable {
+        /// The client library's error.
+        #[source]
+        source: BoxError,
+    },
+
+    /// Any other failure inside the store.
+    #[error("session store failed")]
+    Backend {
+        /// The client library's error.
+        #[source]
+        source: BoxError,
+    },
+
+    /// The store does not implement an optional operation.
+    #[error("session store does not support `{operation}`")]
+    Unsupported {
+        /// The operation's name, e.g. `"touch"`.
+        operation: &'static str,
+    },
+
+    /// A value could not be converted to or from JSON.
+    #[error("session value for key could not be converted to or from JSON")]
+    Value {
+        /// The serde error.
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// Application code tried to write a key reserved for core
+    /// (`_session*`, `_auth*`).
+    #[error("session key is reserved for session-core (`_session*`, `_auth*`)")]
+    ReservedKey,
+
+    /// The session was deleted by a concurrent request (typically a logout)
+    /// while this request was using it. Django answers 400
+    /// (`SessionInterrupted`); so do the adapters.
+    #[error(
+        "the session was deleted before the request completed; \
+         the user may have logged out in a concurrent request"
+    )]
+    Interrupted,
+}
+
+/// The category of an [`Error`], stable across releases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// See [`Error::NotFound`].
+    NotFound,
+    /// See [`Error::Conflict`].
+    Conflict,
+    /// See [`Error::Corrupt`].
+    Corrupt,
+    /// See [`Error::Unavailable`].
+    Unavailable,
+    /// See [`Error::Backend`].
+    Backend,
+    /// See [`Error::Unsupported`].
+    Unsupported,
+    /// See [`Error::Value`].
+    Value,
+    /// See [`Error::ReservedKey`].
+    ReservedKey,
+    /// See [`Error::Interrupted`].
+    Interrupted,
+}
+
+impl Error {
+    /// The error's category.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::NotFound => ErrorKind::NotFound,
+            Error::Conflict { .. } => ErrorKind::Conflict,
+            Error::Corrupt { .. } => ErrorKind::Corrupt,
+            Error::Unavailable { .. } => ErrorKind::Unavailable,
+            Error::Backend { .. } => ErrorKind::Backend,
+            Error::Unsupported { .. } => ErrorKind::Unsupported,
+            Error::Value { .. } => ErrorKind::Value,
+            Error::ReservedKey => ErrorKind::ReservedKey,
+            Error::Interrupted => ErrorKind::Interrupted,
+        }
+    }
+
+    /// The HTTP status an adapter answers with when this error ends a
+    /// request: 400 for [`Error::Interrupted`], 503 for
+    /// [`Error::Unavailable`], 500 for everything else.
+    ///
+    /// ```
+    /// use session_core::Error;
+    /// assert_eq!(Error::Interrupted.http_status(), 400);
+    /// assert_eq!(Error::NotFound.http_status(), 500);
+    /// ```
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Error::Interrupted => 400,
+            Error::Unavailable { .. } => 503,
+            _ => 500,
+        }
+    }
+
+    /// A `Conflict` for an ID that is already taken (`create`).
+    pub fn id_taken() -> Self {
+        Error::Conflict { what: "id taken" }
+    }
+
+    /// A `Conflict` for a versioned save that lost the race.
+    pub fn version_changed() -> Self {
+        Error::Conflict {
+            what: "version changed",
+        }
+    }
+
+    /// Wraps a client error as [`Error::Unavailable`].
+    pub fn unavailable(source: impl Into<BoxError>) -> Self {
+        Error::Unavailable {
+            source: source.into(),
+        }
+    }
+
+    /// Wraps a client error as [`Error::Backend`].
+    pub fn backend(source: impl Into<BoxError>) -> Self {
+        Error::Backend {
+            source: source.into(),
+        }
+    }
+
+    /// Wraps a decoding error as [`Error::Corrupt`].
+    pub fn corrupt(source: impl Into<BoxError>) -> Self {
+        Error::Corrupt {
+            source: source.into(),
+        }
+    }
+}
+
+impl From<serde_json::Error> for Error {
+    fn from(source: serde_json::Error) -> Self {
+        Error::Value { source }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_follow_django() {
+        assert_eq!(Error::Interrupted.http_status(), 400);
+        assert_eq!(Error::unavailable("down").http_status(), 503);
+        assert_eq!(Error::backend("boom").http_status(), 500);
+        assert_eq!(Error::id_taken().kind(), ErrorKind::Conflict);
+    }
+}

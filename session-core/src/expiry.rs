@@ -1,0 +1,202 @@
+//! Expiry: Django's `set_expiry` values and the three reads computed from
+//! them (`get_expiry_age`, `get_expiry_date`, `get_expire_at_browser_close`).
+
+use serde_json::Value;
+use time::format_description::well_known::Rfc3339;
+use time::{Duration, OffsetDateTime};
+
+/// The data key under which a custom expiry is stored, as in Django.
+pub const EXPIRY_KEY: &str = "_session_expiry";
+
+/// A per-session expiry, set with [`Session::set_expiry`].
+///
+/// It is stored inside the session data under `_session_expiry` in Django's
+/// format (an integer number of seconds, `0` for browser close, or an
+/// RFC 3339 date), so it survives a round trip through any store.
+///
+/// [`Session::set_expiry`]: crate::Session::set_expiry
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// Expires this many seconds after the last save (inactivity timeout).
+    /// `Seconds(0)` means [`Expiry::BrowserClose`], as Django's `0` does.
+    Seconds(i64),
+    /// Expires at this absolute time.
+    At(OffsetDateTime),
+    /// Expires this long after the call to `set_expiry`: turned into
+    /// [`Expiry::At`] at call time, like Django's `timedelta`.
+    In(Duration),
+    /// The cookie has no `Max-Age`/`Expires` and disappears when the browser
+    /// closes. The record still expires on the server after `cookie_age`.
+    BrowserClose,
+    /// No custom expiry: the global policy (`cookie_age`,
+    /// `expire_at_browser_close`) applies. Setting it removes a custom one.
+    Default,
+}
+
+impl Expiry {
+    /// The value stored under [`EXPIRY_KEY`], or `None` for
+    /// [`Expiry::Default`]. `In` is resolved against `now`.
+    pub(crate) fn to_stored(self, now: OffsetDateTime) -> Option<Value> {
+        match self {
+            Expiry::Seconds(n) => Some(Value::from(n)),
+            Expiry::BrowserClose => Some(Value::from(0)),
+            Expiry::In(duration) => Expiry::At(now + duration).to_stored(now),
+            Expiry::At(at) => at.format(&Rfc3339).ok().map(Value::String),
+            Expiry::Default => None,
+        }
+    }
+
+    /// Reads a stored value back. Anything Django would not have written
+    /// (a float, an object, a string that is not a date) counts as no custom
+    /// expiry, so foreign or corrupt data never breaks a request.
+    pub(crate) fn from_stored(value: Option<&Value>) -> Expiry {
+        match value {
+            Some(Value::Number(n)) => match n.as_i64() {
+                Some(0) => Expiry::BrowserClose,
+                Some(secs) => Expiry::Seconds(secs),
+                None => Expiry::Default,
+            },
+            Some(Value::String(s)) => OffsetDateTime::parse(s, &Rfc3339)
+                .map(Expiry::At)
+                .unwrap_or(Expiry::Default),
+            _ => Expiry::Default,
+        }
+    }
+}
+
+/// Django's `get_expiry_age(modification=.., expiry=..)`: seconds from
+/// `modification` until the session expires, rounded down to whole seconds.
+/// Negative when an absolute expiry lies in the past.
+///
+/// ```
+/// use session_core::{Expiry, expiry::expiry_age};
+/// use time::{Duration, macros::datetime};
+///
+/// let now = datetime!(2030-01-01 0:00 UTC);
+/// let two_weeks = Duration::seconds(1_209_600);
+/// assert_eq!(expiry_age(Expiry::Default, now, two_weeks), 1_209_600);
+/// assert_eq!(expiry_age(Expiry::BrowserClose, now, two_weeks), 1_209_600);
+/// assert_eq!(expiry_age(Expiry::Seconds(60), now, two_weeks), 60);
+/// assert_eq!(expiry_age(Expiry::At(now + Duration::milliseconds(1500)), now, two_weeks), 1);
+/// assert_eq!(expiry_age(Expiry::At(now - Duration::milliseconds(1500)), now, two_weeks), -2);
+/// ```
+pub fn expiry_age(custom: Expiry, modification: OffsetDateTime, cookie_age: Duration) -> i64 {
+    match custom {
+        Expiry::Seconds(secs) if secs != 0 => secs,
+        Expiry::At(at) => floor_seconds(at - modification),
+        Expiry::In(duration) => floor_seconds(duration),
+        _ => floor_seconds(cookie_age),
+    }
+}
+
+/// Django's `get_expiry_date(modification=.., expiry=..)`: when the session
+/// expires if it is saved at `modification`.
+pub fn expiry_date(
+    custom: Expiry,
+    modification: OffsetDateTime,
+    cookie_age: Duration,
+) -> OffsetDateTime {
+    match custom {
+        Expiry::At(at) => at,
+        Expiry::Seconds(secs) if secs != 0 => modification.saturating_add(Duration::seconds(secs)),
+        Expiry::In(duration) => modification.saturating_add(duration),
+        _ => modification.saturating_add(cookie_age),
+    }
+}
+
+/// Django's `get_expire_at_browser_close()`: the custom value decides when
+/// there is one (`BrowserClose` → true, any other → false), else the
+/// `expire_at_browser_close` setting.
+pub fn expire_at_browser_close(custom: Expiry, setting: bool) -> bool {
+    match custom {
+        Expiry::Default => setting,
+        Expiry::BrowserClose | Expiry::Seconds(0) => true,
+        Expiry::Seconds(_) | Expiry::At(_) | Expiry::In(_) => false,
+    }
+}
+
+/// Whole seconds, rounded toward negative infinity, as Django's
+/// `delta.days * 86400 + delta.seconds` does.
+fn floor_seconds(duration: Duration) -> i64 {
+    let secs = duration.whole_seconds();
+    if duration.subsec_nanoseconds() < 0 {
+        secs - 1
+    } else {
+        secs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2030-06-15 12:00 UTC);
+    const AGE: Duration = Duration::seconds(1_209_600);
+
+    /// Django's truth table: SESSION_EXPIRE_AT_BROWSER_CLOSE × set_expiry
+    /// value (10, 0, None).
+    #[rstest]
+    #[case::setting_false_custom_10(false, Expiry::Seconds(10), false)]
+    #[case::setting_false_custom_0(false, Expiry::Seconds(0), true)]
+    #[case::setting_false_custom_browser_close(false, Expiry::BrowserClose, true)]
+    #[case::setting_false_custom_none(false, Expiry::Default, false)]
+    #[case::setting_true_custom_10(true, Expiry::Seconds(10), false)]
+    #[case::setting_true_custom_0(true, Expiry::Seconds(0), true)]
+    #[case::setting_true_custom_browser_close(true, Expiry::BrowserClose, true)]
+    #[case::setting_true_custom_none(true, Expiry::Default, true)]
+    fn browser_close_truth_table(
+        #[case] setting: bool,
+        #[case] custom: Expiry,
+        #[case] expected: bool,
+    ) {
+        assert_eq!(expire_at_browser_close(custom, setting), expected);
+    }
+
+    #[rstest]
+    #[case::default(Expiry::Default, 1_209_600)]
+    #[case::browser_close_uses_cookie_age(Expiry::BrowserClose, 1_209_600)]
+    #[case::seconds(Expiry::Seconds(10), 10)]
+    #[case::at_future_whole(Expiry::At(NOW + Duration::seconds(3600)), 3600)]
+    #[case::at_future_rounds_down(Expiry::At(NOW + Duration::milliseconds(59_999)), 59)]
+    #[case::at_past(Expiry::At(NOW - Duration::seconds(30)), -30)]
+    #[case::at_past_rounds_down(Expiry::At(NOW - Duration::milliseconds(500)), -1)]
+    fn expiry_age_matches_django(#[case] custom: Expiry, #[case] expected: i64) {
+        assert_eq!(expiry_age(custom, NOW, AGE), expected);
+    }
+
+    #[rstest]
+    #[case::default(Expiry::Default, NOW + AGE)]
+    #[case::browser_close_still_expires_on_server(Expiry::BrowserClose, NOW + AGE)]
+    #[case::seconds_count_from_modification(Expiry::Seconds(10), NOW + Duration::seconds(10))]
+    #[case::at_is_absolute(Expiry::At(datetime!(2031-01-01 0:00 UTC)), datetime!(2031-01-01 0:00 UTC))]
+    fn expiry_date_matches_django(#[case] custom: Expiry, #[case] expected: OffsetDateTime) {
+        assert_eq!(expiry_date(custom, NOW, AGE), expected);
+    }
+
+    #[rstest]
+    #[case::seconds(Expiry::Seconds(300), Some(serde_json::json!(300)), Expiry::Seconds(300))]
+    #[case::zero_is_browser_close(Expiry::Seconds(0), Some(serde_json::json!(0)), Expiry::BrowserClose)]
+    #[case::browser_close(Expiry::BrowserClose, Some(serde_json::json!(0)), Expiry::BrowserClose)]
+    #[case::at(Expiry::At(datetime!(2031-01-01 0:00 UTC)), Some(serde_json::json!("2031-01-01T00:00:00Z")), Expiry::At(datetime!(2031-01-01 0:00 UTC)))]
+    #[case::relative_becomes_absolute(Expiry::In(Duration::hours(1)), Some(serde_json::json!("2030-06-15T13:00:00Z")), Expiry::At(datetime!(2030-06-15 13:00 UTC)))]
+    #[case::default_is_absent(Expiry::Default, None, Expiry::Default)]
+    fn stored_form_round_trips(
+        #[case] set: Expiry,
+        #[case] stored: Option<Value>,
+        #[case] read: Expiry,
+    ) {
+        assert_eq!(set.to_stored(NOW), stored);
+        assert_eq!(Expiry::from_stored(stored.as_ref()), read);
+    }
+
+    #[rstest]
+    #[case::float(serde_json::json!(1.5))]
+    #[case::garbage_string(serde_json::json!("next tuesday"))]
+    #[case::object(serde_json::json!({"a": 1}))]
+    #[case::null(Value::Null)]
+    fn foreign_stored_values_mean_default(#[case] stored: Value) {
+        assert_eq!(Expiry::from_stored(Some(&stored)), Expiry::Default);
+    }
+}

@@ -1,0 +1,107 @@
+//! Django-grade HTTP sessions for any Rust web framework.
+//!
+//! `session-core` holds the whole semantics of Django's session framework
+//! (a dict-like session per visitor, expiry rules, flush, ID rotation on
+//! login, strict IDs, lazy loading, no save on 5xx) behind a sans-I/O
+//! request lifecycle, so framework adapters and storage backends stay thin:
+//!
+//! - [`SessionManager::load`] turns the request's `Cookie` headers into a
+//!   [`Session`] handle without any I/O;
+//! - the handler reads and writes the [`Session`] (the first access loads it);
+//! - [`SessionManager::finish`] does every store write and returns at most
+//!   one complete `Set-Cookie` value, plus whether to add `Vary: Cookie`.
+//!
+//! Backends implement [`SessionStore`] and prove it with the
+//! `session-conformance` kit; [`MemoryStore`] is the embedded one.
+//!
+//! # Example
+//!
+//! A whole request, as an adapter would drive it:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), session_core::Error> {
+//! use session_core::{Expiry, MemoryStore, SessionManager};
+//!
+//! let sessions = SessionManager::new(MemoryStore::new());
+//!
+//! // First request: no cookie yet.
+//! let session = sessions.load(Vec::<&str>::new());
+//! let visits: u32 = session.get("visits").await?.unwrap_or(0);
+//! session.insert("visits", visits + 1).await?;
+//! session.set_expiry(Expiry::Seconds(3600)).await?;
+//! let outcome = sessions.finish(&session, 200).await?;
+//! let set_cookie = outcome.set_cookie.expect("a new session sets its cookie");
+//! assert!(set_cookie.contains("Max-Age=3600"));
+//!
+//! // Second request: the browser sends the cookie back.
+//! let cookie = set_cookie.split(';').next().unwrap_or_default();
+//! let session = sessions.load([cookie]);
+//! assert_eq!(session.get::<u32>("visits").await?, Some(1));
+//! let outcome = sessions.finish(&session, 200).await?;
+//! assert_eq!(outcome.set_cookie, None); // read-only: nothing to send
+//! assert!(outcome.vary_cookie);
+//! # Ok(()) }
+//! ```
+//!
+//! # Defaults
+//!
+//! | setting | default |
+//! |---|---|
+//! | cookie name | `sessionid` |
+//! | cookie age | 1,209,600 s (two weeks) |
+//! | path / domain | `/` / none |
+//! | `Secure` / `HttpOnly` / `SameSite` | off (turn on behind HTTPS) / on / `Lax` |
+//! | expire at browser close | no |
+//! | save every request | no |
+//!
+//! See [`Config`] for each one.
+//!
+//! # Modules
+//!
+//! | module | holds |
+//! |---|---|
+//! | [`id`] | [`SessionId`]: generation and validation |
+//! | [`session`] | the [`Session`] handle and its dict methods |
+//! | [`expiry`] | [`Expiry`] and Django's expiry arithmetic |
+//! | [`lifecycle`] | [`SessionManager`]: `load` and `finish` |
+//! | [`store`] | the [`SessionStore`] contract and [`Capabilities`] |
+//! | [`record`] | [`Record`], what a store keeps |
+//! | [`memory`] | [`MemoryStore`] |
+//! | [`config`] | [`Config`] |
+//! | [`clock`] | [`Clock`], [`SystemClock`], [`ManualClock`] |
+//! | [`error`] | [`Error`] and [`ErrorKind`] |
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
+pub mod clock;
+pub mod config;
+mod cookie;
+pub mod error;
+pub mod expiry;
+pub mod id;
+pub mod lifecycle;
+pub mod memory;
+pub mod record;
+pub mod session;
+pub mod store;
+
+pub use async_trait::async_trait;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{Config, SameSite};
+pub use error::{BoxError, Error, ErrorKind};
+pub use expiry::Expiry;
+pub use id::{InvalidSessionId, SessionId};
+pub use lifecycle::{Outcome, SessionManager};
+pub use memory::MemoryStore;
+pub use record::{Record, SessionData};
+pub use session::Session;
+pub use store::{Capabilities, SessionStore};
+pub use time;

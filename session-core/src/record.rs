@@ -1,0 +1,181 @@
+//! What a store keeps for one session.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::{Error, SessionId};
+
+/// The data of one session: JSON values by string key.
+pub type SessionData = serde_json::Map<String, serde_json::Value>;
+
+/// One stored session: its ID, its data, when it expires and its version.
+///
+/// The data sits behind an [`Arc`] so a store that keeps records in memory
+/// can hand them out without copying, and a request that only reads never
+/// copies the map (copy-on-write happens on the first change).
+#[derive(Clone, PartialEq)]
+pub struct Record {
+    /// The session's ID.
+    pub id: SessionId,
+    /// The session's data.
+    pub data: Arc<SessionData>,
+    /// The absolute time after which the record MUST NOT be loaded.
+    pub expires_at: OffsetDateTime,
+    /// The version the writer read (see [`SessionStore::save`]); 0 for a new
+    /// record. Stores without versioning keep it as given.
+    ///
+    /// [`SessionStore::save`]: crate::SessionStore::save
+    pub version: u64,
+}
+
+impl Record {
+    /// A version-0 record.
+    pub fn new(
+        id: SessionId,
+        data: impl Into<Arc<SessionData>>,
+        expires_at: OffsetDateTime,
+    ) -> Self {
+        Record {
+            id,
+            data: data.into(),
+            expires_at,
+            version: 0,
+        }
+    }
+
+    /// The same record with `version`.
+    #[must_use]
+    pub fn with_version(mut self, version: u64) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// Whether the record has expired at `now` (an expiry equal to `now`
+    /// counts as expired).
+    pub fn is_expired_at(&self, now: OffsetDateTime) -> bool {
+        self.expires_at <= now
+    }
+
+    /// `expires_at` as whole milliseconds since the Unix epoch, the unit of
+    /// Redis' `PXAT` and of [`Record::encode`].
+    pub fn expires_at_unix_ms(&self) -> i64 {
+        i64::try_from(self.expires_at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+    }
+
+    /// Serializes data, expiry and version into one JSON document, for
+    /// stores that keep a record as a single blob (Redis, files). The ID is
+    /// not included: it is the blob's name.
+    ///
+    /// ```
+    /// use session_core::{Record, SessionId, SessionData};
+    /// use time::macros::datetime;
+    ///
+    /// let mut data = SessionData::new();
+    /// data.insert("cart".into(), serde_json::json!(["apple"]));
+    /// let id = SessionId::generate();
+    /// let record = Record::new(id.clone(), data, datetime!(2030-01-01 0:00 UTC)).with_version(3);
+    /// let blob = record.encode()?;
+    /// assert_eq!(Record::decode(id, &blob)?, record);
+    /// # Ok::<(), session_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Value`] if the data cannot be serialized (it always can:
+    /// it is already JSON).
+    pub fn encode(&self) -> Result<Vec<u8>, Error> {
+        let blob = BlobRef {
+            expires_at_ms: self.expires_at_unix_ms(),
+            version: self.version,
+            data: &self.data,
+        };
+        Ok(serde_json::to_vec(&blob)?)
+    }
+
+    /// Parses what [`Record::encode`] wrote.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`] if `bytes` is not such a document (truncated, not
+    /// JSON, wrong shape, expiry out of range).
+    pub fn decode(id: SessionId, bytes: &[u8]) -> Result<Self, Error> {
+        let blob: Blob = serde_json::from_slice(bytes).map_err(Error::corrupt)?;
+        let expires_at =
+            OffsetDateTime::from_unix_timestamp_nanos(i128::from(blob.expires_at_ms) * 1_000_000)
+                .map_err(Error::corrupt)?;
+        Ok(Record {
+            id,
+            data: Arc::new(blob.data),
+            expires_at,
+            version: blob.version,
+        })
+    }
+}
+
+impl fmt::Debug for Record {
+    // Data can hold personal information; the ID is redacted by SessionId.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Record")
+            .field("id", &self.id)
+            .field("keys", &self.data.len())
+            .field("expires_at", &self.expires_at)
+            .field("version", &self.version)
+            .finish()
+    }
+}
+
+#[derive(Serialize)]
+struct BlobRef<'a> {
+    #[serde(rename = "exp")]
+    expires_at_ms: i64,
+    #[serde(rename = "ver")]
+    version: u64,
+    data: &'a SessionData,
+}
+
+#[derive(Deserialize)]
+struct Blob {
+    #[serde(rename = "exp")]
+    expires_at_ms: i64,
+    #[serde(rename = "ver", default)]
+    version: u64,
+    data: SessionData,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+    use rstest::rstest;
+    use time::macros::datetime;
+
+    #[rstest]
+    #[case::truncated(br#"{"exp":1,"ver":0,"data":{"#.as_slice())]
+    #[case::not_json(b"\x00\xffgarbage".as_slice())]
+    #[case::wrong_shape(br#"[1,2,3]"#.as_slice())]
+    #[case::data_not_a_map(br#"{"exp":1,"data":[1]}"#.as_slice())]
+    #[case::expiry_out_of_range(br#"{"exp":9223372036854775807,"data":{}}"#.as_slice())]
+    fn decode_rejects_corrupt_blobs(#[case] bytes: &[u8]) {
+        let err = Record::decode(SessionId::generate(), bytes).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Corrupt);
+    }
+
+    #[test]
+    fn expiry_keeps_millisecond_precision() {
+        let at = datetime!(2031-05-06 7:08:09.123 UTC);
+        let record = Record::new(SessionId::generate(), SessionData::new(), at);
+        let back = Record::decode(record.id.clone(), &record.encode().unwrap()).unwrap();
+        assert_eq!(back.expires_at, at);
+    }
+
+    #[test]
+    fn expiry_boundary_counts_as_expired() {
+        let at = datetime!(2030-01-01 0:00 UTC);
+        let record = Record::new(SessionId::generate(), SessionData::new(), at);
+        assert!(record.is_expired_at(at));
+        assert!(!record.is_expired_at(at - time::Duration::milliseconds(1)));
+    }
+}
