@@ -1,0 +1,77 @@
+//! What every case says about itself: the catalogue entry behind a test
+//! name and a report row.
+
+use std::fmt;
+
+/// How binding a case's requirement is, in RFC 2119 terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Level {
+    /// The implementation is wrong without it.
+    Must,
+    /// Strongly expected; a failure is still reported as a failure.
+    Should,
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Level::Must => "MUST",
+            Level::Should => "SHOULD",
+        })
+    }
+}
+
+/// An optional ability a case needs. A case whose need the implementation
+/// lacks is listed as ignored, never as passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Need {
+    /// Nothing optional.
+    Nothing,
+    /// [`Capabilities::touch`](session_core::Capabilities::touch).
+    Touch,
+    /// [`Capabilities::clear_expired`](session_core::Capabilities::clear_expired).
+    ClearExpired,
+    /// [`Capabilities::versioned`](session_core::Capabilities::versioned).
+    Versioned,
+    /// The store decides expiry by the clock its factory was given.
+    ManualClock,
+}
+
+impl fmt::Display for Need {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Need::Nothing => "-",
+            Need::Touch => "touch",
+            Need::ClearExpired => "clear_expired",
+            Need::Versioned => "versioned",
+            Need::ManualClock => "manual clock",
+        })
+    }
+}
+
+/// One case of the catalogue. IDs are never renumbered: a retired case keeps
+/// its number out of use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CaseInfo {
+    /// `ST-<AREA>-<NNN>` for store cases, `HX-<AREA>-<NNN>` for HTTP cases.
+    pub id: &'static str,
+    /// A short snake_case title; the test is named `<id>::<title>`.
+    pub title: &'static str,
+    /// The requirement, one sentence, as the design states it.
+    pub requirement: &'static str,
+    /// MUST or SHOULD.
+    pub level: Level,
+    /// The section of the design it checks, e.g. `"§7"`.
+    pub section: &'static str,
+    /// The optional ability it needs.
+    pub needs: Need,
+    /// It waits in real time (at most 2 s).
+    pub slow: bool,
+}
+
+impl CaseInfo {
+    /// The test name: `<id>::<title>`.
+    pub fn test_name(&self) -> String {
+        format!("{}::{}", self.id, self.title)
+    }
+}

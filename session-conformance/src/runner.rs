@@ -1,0 +1,167 @@
+//! Runs planned cases, as libtest trials (`cargo test`) or in-process (the
+//! kit's self-test), and records one report row per case.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
+
+use crate::report::{CaseReport, Report, Status};
+use crate::{CaseInfo, CaseResult};
+
+/// A boxed, sendable future.
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The environment variable that turns an unreachable backend into a
+/// failure instead of a skip. `scripts/test` and CI set it to `1`.
+pub const REQUIRE_BACKEND_ENV: &str = "SESSION_CONFORMANCE_REQUIRE_BACKEND";
+
+/// The environment variable that skips the cases that wait in real time.
+pub const SKIP_SLOW_ENV: &str = "SESSION_CONFORMANCE_SKIP_SLOW";
+
+fn env_flag(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+/// What to do with one case.
+pub(crate) enum Plan {
+    /// Run it.
+    Run(Box<dyn FnOnce() -> BoxFuture<'static, CaseResult> + Send>),
+    /// List it as ignored: the implementation lacks what it needs.
+    Ignore(String),
+    /// The implementation could not be reached.
+    Unavailable(String),
+}
+
+pub(crate) struct Planned {
+    pub(crate) info: CaseInfo,
+    pub(crate) plan: Plan,
+}
+
+impl Planned {
+    /// Applies the slow-case switch.
+    fn adjusted(self, skip_slow: bool) -> Self {
+        match self.plan {
+            Plan::Run(_) if self.info.slow && skip_slow => Planned {
+                info: self.info,
+                plan: Plan::Ignore(format!("slow case skipped ({SKIP_SLOW_ENV} is set)")),
+            },
+            _ => self,
+        }
+    }
+
+    async fn execute(self, require_backend: bool) -> CaseReport {
+        let started = Instant::now();
+        let (status, message) = match self.plan {
+            Plan::Run(run) => match run().await {
+                Ok(()) => (Status::Passed, None),
+                Err(failure) => (Status::Failed, Some(failure.message().to_owned())),
+            },
+            Plan::Ignore(reason) => (Status::Ignored, Some(reason)),
+            Plan::Unavailable(reason) if require_backend => (
+                Status::Failed,
+                Some(format!("unavailable, and {REQUIRE_BACKEND_ENV}=1 forbids skipping: {reason}")),
+            ),
+            Plan::Unavailable(reason) => (Status::Unavailable, Some(reason)),
+        };
+        CaseReport::new(&self.info, status, started.elapsed(), message)
+    }
+}
+
+/// A multi-threaded runtime shared by every case of a run, so that pools
+/// and connections a factory caches stay on one runtime.
+pub(crate) fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+}
+
+/// Runs every case in-process, a few at a time, and returns the rows in
+/// catalogue order.
+pub(crate) async fn run_all(planned: Vec<Planned>) -> Vec<CaseReport> {
+    let require = env_flag(REQUIRE_BACKEND_ENV);
+    let skip_slow = env_flag(SKIP_SLOW_ENV);
+    let limit = Arc::new(tokio::sync::Semaphore::new(8));
+    let mut tasks = Vec::new();
+    for case in planned {
+        let case = case.adjusted(skip_slow);
+        let limit = Arc::clone(&limit);
+        tasks.push(tokio::spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            case.execute(require).await
+        }));
+    }
+    let mut rows = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        match task.await {
+            Ok(row) => rows.push(row),
+            Err(join_error) => rows.push(CaseReport::panicked(join_error.to_string())),
+        }
+    }
+    rows
+}
+
+/// The `main` of a `harness = false` test: one libtest trial per case, then
+/// the report files.
+pub(crate) fn run_main(
+    suite: &str,
+    kind: &'static str,
+    build: impl FnOnce(&tokio::runtime::Runtime) -> Vec<Planned>,
+) -> ExitCode {
+    let args = Arguments::from_args();
+    let runtime = match runtime() {
+        Ok(runtime) => Arc::new(runtime),
+        Err(error) => {
+            eprintln!("session-conformance: cannot start a tokio runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let planned = build(&runtime);
+    let require = env_flag(REQUIRE_BACKEND_ENV);
+    let skip_slow = env_flag(SKIP_SLOW_ENV);
+    let rows = Arc::new(Mutex::new(Vec::new()));
+    let trials = planned
+        .into_iter()
+        .map(|case| {
+            let case = case.adjusted(skip_slow);
+            let name = case.info.test_name();
+            let slow = case.info.slow;
+            let runtime = Arc::clone(&runtime);
+            let rows = Arc::clone(&rows);
+            let trial = Trial::ignorable_test(name, move || {
+                let row = runtime.block_on(case.execute(require));
+                let outcome = match row.status {
+                    Status::Passed => Ok(Completion::Completed),
+                    Status::Ignored | Status::Unavailable => Ok(Completion::Ignored {
+                        reason: row.message.clone(),
+                    }),
+                    Status::Failed => Err(Failed::from(row.message.clone().unwrap_or_default())),
+                };
+                rows.lock().unwrap_or_else(PoisonError::into_inner).push(row);
+                outcome
+            });
+            if slow { trial.with_kind("slow") } else { trial }
+        })
+        .collect();
+    let conclusion = libtest_mimic::run(&args, trials);
+    let rows = std::mem::take(&mut *rows.lock().unwrap_or_else(PoisonError::into_inner));
+    if !rows.is_empty() {
+        let report = Report::new(suite, kind, rows);
+        match report.write() {
+            Ok(paths) => eprintln!("session-conformance: report written to {paths}"),
+            Err(error) => eprintln!("session-conformance: could not write the report: {error}"),
+        }
+        if report.count(Status::Unavailable) > 0 {
+            eprintln!(
+                "session-conformance: WARNING: {} cases were not run because the implementation \
+                 is unavailable; set {REQUIRE_BACKEND_ENV}=1 to make that a failure",
+                report.count(Status::Unavailable)
+            );
+        }
+    }
+    conclusion.exit_code()
+}

@@ -1,0 +1,5 @@
+//! The store cases, one file per area.
+
+use super::StoreCase;
+
+pub(super) static ALL: &[StoreCase] = &[];

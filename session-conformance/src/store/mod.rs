@@ -1,0 +1,293 @@
+//! The store suite: certifies a [`SessionStore`] against DESIGN.md §2, §4
+//! and §7.
+
+use std::fmt;
+use std::future::Future;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use session_core::{BoxError, Capabilities, Clock, ManualClock, SessionId, SessionStore};
+use time::{Duration, OffsetDateTime};
+
+use crate::check::chain;
+use crate::report::CaseReport;
+use crate::runner::{self, BoxFuture, Plan, Planned};
+use crate::{CaseInfo, CaseResult, Failure, Need};
+
+mod cases;
+
+/// A fresh, isolated place for one case: a name to derive a key prefix,
+/// schema or directory from, and a clock.
+///
+/// The name matches `[a-z][a-z0-9_]{0,30}`, so it is safe as a Postgres
+/// schema, a Redis key prefix or a directory name.
+#[derive(Debug, Clone)]
+pub struct Namespace {
+    name: String,
+    clock: ManualClock,
+}
+
+impl Namespace {
+    fn fresh() -> Self {
+        let id = SessionId::generate();
+        let suffix = id.as_str().get(..20).unwrap_or("x");
+        Namespace {
+            name: format!("sc_{suffix}"),
+            clock: ManualClock::new(OffsetDateTime::now_utc()),
+        }
+    }
+
+    /// The namespace's unique name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The case's clock, starting at the wall-clock time. A store built on
+    /// it lets the kit test expiry without sleeping; declare that with
+    /// [`StoreSuite::manual_clock`].
+    pub fn clock(&self) -> ManualClock {
+        self.clock.clone()
+    }
+}
+
+type Factory = dyn Fn(Namespace) -> BoxFuture<'static, Result<Arc<dyn SessionStore>, BoxError>> + Send + Sync;
+type Teardown = dyn Fn(Namespace) -> BoxFuture<'static, ()> + Send + Sync;
+
+/// A store under test: how to make one per namespace, and what it can do.
+///
+/// Usually built by [`store_suite!`](crate::store_suite); build it by hand to
+/// run the cases in-process with [`StoreSuite::run`].
+#[derive(Clone)]
+pub struct StoreSuite {
+    name: String,
+    factory: Arc<Factory>,
+    teardown: Option<Arc<Teardown>>,
+    capabilities: Capabilities,
+    manual_clock: bool,
+    hint: Option<String>,
+}
+
+impl fmt::Debug for StoreSuite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreSuite")
+            .field("name", &self.name)
+            .field("capabilities", &self.capabilities)
+            .field("manual_clock", &self.manual_clock)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StoreSuite {
+    /// A suite named `name` (the report's file name) whose `factory` makes a
+    /// store for a fresh [`Namespace`]. A factory error means the backend is
+    /// unreachable.
+    pub fn new<F, Fut, S, E>(name: impl Into<String>, factory: F) -> Self
+    where
+        F: Fn(Namespace) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<S, E>> + Send + 'static,
+        S: SessionStore,
+        E: Into<BoxError>,
+    {
+        let factory = Arc::new(factory);
+        StoreSuite {
+            name: name.into(),
+            factory: Arc::new(move |ns| {
+                let made = factory(ns);
+                Box::pin(async move {
+                    let store = made.await.map_err(Into::into)?;
+                    Ok(Arc::new(store) as Arc<dyn SessionStore>)
+                })
+            }),
+            teardown: None,
+            capabilities: Capabilities::NONE,
+            manual_clock: false,
+            hint: None,
+        }
+    }
+
+    /// The capabilities the store claims. Cases that need one it lacks are
+    /// ignored; `ST-CAP-001` checks the claim against
+    /// [`SessionStore::capabilities`]. Default: none.
+    #[must_use]
+    pub fn capabilities(mut self, capabilities: Capabilities) -> Self {
+        self.capabilities = capabilities;
+        self
+    }
+
+    /// Whether the store decides expiry by [`Namespace::clock`], so the kit
+    /// may move time instead of sleeping. Default: `false`.
+    #[must_use]
+    pub fn manual_clock(mut self, yes: bool) -> Self {
+        self.manual_clock = yes;
+        self
+    }
+
+    /// Runs after every case, passed or not, to drop what the namespace
+    /// left behind (a schema, keys, a directory).
+    #[must_use]
+    pub fn teardown<F, Fut>(mut self, teardown: F) -> Self
+    where
+        F: Fn(Namespace) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let teardown = Arc::new(teardown);
+        self.teardown = Some(Arc::new(move |ns| Box::pin(teardown(ns))));
+        self
+    }
+
+    /// What to tell the user when the backend is unreachable, e.g. how to
+    /// start it.
+    #[must_use]
+    pub fn unavailable_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Runs every case in-process and returns one row each (the kit's
+    /// self-test uses it). Call it from async code.
+    pub async fn run(&self) -> Vec<CaseReport> {
+        runner::run_all(self.plan().await).await
+    }
+
+    /// The `main` of a `harness = false` test: one libtest trial per case,
+    /// then the report under `target/session-conformance/`.
+    pub fn run_main(self) -> ExitCode {
+        let name = self.name.clone();
+        runner::run_main(&name, "store", move |runtime| runtime.block_on(self.plan()))
+    }
+
+    /// Checks once that the backend answers, then plans every case.
+    async fn plan(&self) -> Vec<Planned> {
+        let unavailable = self.reachability().await.err();
+        let shared = Arc::new(self.clone());
+        cases::ALL
+            .iter()
+            .map(|case| {
+                let plan = if let Some(reason) = &unavailable {
+                    Plan::Unavailable(reason.clone())
+                } else if let Some(missing) = shared.lacks(case.info.needs) {
+                    Plan::Ignore(format!("needs {missing}, which {} does not declare", shared.name))
+                } else {
+                    let shared = Arc::clone(&shared);
+                    let run = case.run;
+                    Plan::Run(Box::new(move || Box::pin(shared.run_case(run))))
+                };
+                Planned { info: case.info, plan }
+            })
+            .collect()
+    }
+
+    fn lacks(&self, need: Need) -> Option<Need> {
+        let has = match need {
+            Need::Nothing => true,
+            Need::Touch => self.capabilities.touch,
+            Need::ClearExpired => self.capabilities.clear_expired,
+            Need::Versioned => self.capabilities.versioned,
+            Need::ManualClock => self.manual_clock,
+        };
+        (!has).then_some(need)
+    }
+
+    async fn reachability(&self) -> Result<(), String> {
+        let ns = Namespace::fresh();
+        let result = match (self.factory)(ns.clone()).await {
+            Ok(store) => store
+                .load(&SessionId::generate())
+                .await
+                .map(drop)
+                .map_err(|e| chain(&e)),
+            Err(error) => Err(chain(&*error)),
+        };
+        if let Some(teardown) = &self.teardown {
+            teardown(ns).await;
+        }
+        result.map_err(|error| match &self.hint {
+            Some(hint) => format!("{} is unreachable ({error}). {hint}", self.name),
+            None => format!("{} is unreachable ({error})", self.name),
+        })
+    }
+
+    async fn make(&self, ns: &Namespace) -> Result<Arc<dyn SessionStore>, Failure> {
+        (self.factory)(ns.clone())
+            .await
+            .map_err(|e| Failure::new(format!("the factory failed: {}", chain(&*e))))
+    }
+
+    async fn run_case(self: Arc<Self>, run: CaseFn) -> CaseResult {
+        let ns = Namespace::fresh();
+        let used = Arc::new(Mutex::new(vec![ns.clone()]));
+        let result = match self.make(&ns).await {
+            Ok(store) => {
+                let ctx = StoreCtx {
+                    store,
+                    ns,
+                    suite: Arc::clone(&self),
+                    used: Arc::clone(&used),
+                };
+                run(ctx).await
+            }
+            Err(failure) => Err(failure),
+        };
+        if let Some(teardown) = &self.teardown {
+            let used = std::mem::take(&mut *used.lock().unwrap_or_else(PoisonError::into_inner));
+            for ns in used {
+                teardown(ns).await;
+            }
+        }
+        result
+    }
+}
+
+/// What a store case works with.
+pub(crate) struct StoreCtx {
+    store: Arc<dyn SessionStore>,
+    ns: Namespace,
+    suite: Arc<StoreSuite>,
+    /// Every namespace the case made, for the teardown.
+    used: Arc<Mutex<Vec<Namespace>>>,
+}
+
+impl StoreCtx {
+    pub(crate) fn store(&self) -> &dyn SessionStore {
+        &*self.store
+    }
+
+    /// A second handle on the same namespace, for concurrency cases.
+    pub(crate) fn shared_store(&self) -> Arc<dyn SessionStore> {
+        Arc::clone(&self.store)
+    }
+
+    /// "Now" as the case's clock shows it (the wall clock until a
+    /// manual-clock case moves it).
+    pub(crate) fn now(&self) -> OffsetDateTime {
+        self.ns.clock.now()
+    }
+
+    pub(crate) fn advance(&self, by: Duration) {
+        self.ns.clock.advance(by);
+    }
+
+    pub(crate) fn declared(&self) -> Capabilities {
+        self.suite.capabilities
+    }
+
+    /// A store on another fresh namespace, torn down with the case's own.
+    pub(crate) async fn other_namespace(&self) -> Result<Arc<dyn SessionStore>, Failure> {
+        let ns = Namespace::fresh();
+        self.used.lock().unwrap_or_else(PoisonError::into_inner).push(ns.clone());
+        self.suite.make(&ns).await
+    }
+}
+
+pub(crate) type CaseFn = fn(StoreCtx) -> BoxFuture<'static, CaseResult>;
+
+/// One store case: its catalogue entry and its body.
+pub(crate) struct StoreCase {
+    pub(crate) info: CaseInfo,
+    pub(crate) run: CaseFn,
+}
+
+/// The catalogue of store cases.
+pub fn catalogue() -> impl Iterator<Item = &'static CaseInfo> {
+    cases::ALL.iter().map(|c| &c.info)
+}
