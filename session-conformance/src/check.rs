@@ -33,7 +33,11 @@ impl fmt::Display for Failure {
 /// source chain.
 impl From<session_core::Error> for Failure {
     fn from(error: session_core::Error) -> Self {
-        Failure::new(format!("unexpected error (kind {:?}): {}", error.kind(), chain(&error)))
+        Failure::new(format!(
+            "unexpected error (kind {:?}): {}",
+            error.kind(),
+            chain(&error)
+        ))
     }
 }
 

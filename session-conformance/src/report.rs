@@ -44,7 +44,12 @@ pub struct CaseReport {
 }
 
 impl CaseReport {
-    pub(crate) fn new(info: &CaseInfo, status: Status, took: Duration, message: Option<String>) -> Self {
+    pub(crate) fn new(
+        info: &CaseInfo,
+        status: Status,
+        took: Duration,
+        message: Option<String>,
+    ) -> Self {
         CaseReport {
             id: info.id.to_owned(),
             title: info.title.to_owned(),
@@ -132,7 +137,10 @@ impl Report {
         let base = dir.join(sanitize(&self.suite));
         let json = base.with_extension("json");
         let md = base.with_extension("md");
-        std::fs::write(&json, serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?)?;
+        std::fs::write(
+            &json,
+            serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?,
+        )?;
         std::fs::write(&md, self.to_markdown())?;
         Ok(format!("{} and {}", json.display(), md.display()))
     }
@@ -149,19 +157,27 @@ fn status_word(status: Status) -> &'static str {
 
 fn sanitize(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
 /// `$CARGO_TARGET_DIR/session-conformance`, else the `target` directory that
 /// holds the running test binary (`target/<profile>/deps/<bin>`).
 fn report_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).or_else(|| {
-        let exe = std::env::current_exe().ok()?;
-        exe.ancestors()
-            .find(|dir| dir.file_name().is_some_and(|name| name == "target"))
-            .map(PathBuf::from)
-    });
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let exe = std::env::current_exe().ok()?;
+            exe.ancestors()
+                .find(|dir| dir.file_name().is_some_and(|name| name == "target"))
+                .map(PathBuf::from)
+        });
     target
         .unwrap_or_else(|| PathBuf::from("target"))
         .join("session-conformance")

@@ -63,7 +63,9 @@ impl Planned {
             Plan::Ignore(reason) => (Status::Ignored, Some(reason)),
             Plan::Unavailable(reason) if require_backend => (
                 Status::Failed,
-                Some(format!("unavailable, and {REQUIRE_BACKEND_ENV}=1 forbids skipping: {reason}")),
+                Some(format!(
+                    "unavailable, and {REQUIRE_BACKEND_ENV}=1 forbids skipping: {reason}"
+                )),
             ),
             Plan::Unavailable(reason) => (Status::Unavailable, Some(reason)),
         };
@@ -83,7 +85,12 @@ pub(crate) fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 /// Runs every case in-process, a few at a time, and returns the rows in
 /// catalogue order.
 pub(crate) async fn run_all(planned: Vec<Planned>) -> Vec<CaseReport> {
-    let require = env_flag(REQUIRE_BACKEND_ENV);
+    run_all_with(planned, env_flag(REQUIRE_BACKEND_ENV)).await
+}
+
+/// [`run_all`] with an explicit answer to "is an unreachable backend a
+/// failure?" instead of the environment's.
+pub(crate) async fn run_all_with(planned: Vec<Planned>, require: bool) -> Vec<CaseReport> {
     let skip_slow = env_flag(SKIP_SLOW_ENV);
     let limit = Arc::new(tokio::sync::Semaphore::new(8));
     let mut tasks = Vec::new();
@@ -141,7 +148,9 @@ pub(crate) fn run_main(
                     }),
                     Status::Failed => Err(Failed::from(row.message.clone().unwrap_or_default())),
                 };
-                rows.lock().unwrap_or_else(PoisonError::into_inner).push(row);
+                rows.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(row);
                 outcome
             });
             if slow { trial.with_kind("slow") } else { trial }

@@ -50,7 +50,8 @@ impl Namespace {
     }
 }
 
-type Factory = dyn Fn(Namespace) -> BoxFuture<'static, Result<Arc<dyn SessionStore>, BoxError>> + Send + Sync;
+type Factory =
+    dyn Fn(Namespace) -> BoxFuture<'static, Result<Arc<dyn SessionStore>, BoxError>> + Send + Sync;
 type Teardown = dyn Fn(Namespace) -> BoxFuture<'static, ()> + Send + Sync;
 
 /// A store under test: how to make one per namespace, and what it can do.
@@ -149,6 +150,14 @@ impl StoreSuite {
         runner::run_all(self.plan().await).await
     }
 
+    /// [`StoreSuite::run`], with `require_backend` deciding whether an
+    /// unreachable backend fails every case (as
+    /// `SESSION_CONFORMANCE_REQUIRE_BACKEND=1` does) or reports it
+    /// unavailable.
+    pub async fn run_requiring(&self, require_backend: bool) -> Vec<CaseReport> {
+        runner::run_all_with(self.plan().await, require_backend).await
+    }
+
     /// The `main` of a `harness = false` test: one libtest trial per case,
     /// then the report under `target/session-conformance/`.
     pub fn run_main(self) -> ExitCode {
@@ -166,13 +175,19 @@ impl StoreSuite {
                 let plan = if let Some(reason) = &unavailable {
                     Plan::Unavailable(reason.clone())
                 } else if let Some(missing) = shared.lacks(case.info.needs) {
-                    Plan::Ignore(format!("needs {missing}, which {} does not declare", shared.name))
+                    Plan::Ignore(format!(
+                        "needs {missing}, which {} does not declare",
+                        shared.name
+                    ))
                 } else {
                     let shared = Arc::clone(&shared);
                     let run = case.run;
                     Plan::Run(Box::new(move || Box::pin(shared.run_case(run))))
                 };
-                Planned { info: case.info, plan }
+                Planned {
+                    info: case.info,
+                    plan,
+                }
             })
             .collect()
     }
@@ -274,7 +289,10 @@ impl StoreCtx {
     /// A store on another fresh namespace, torn down with the case's own.
     pub(crate) async fn other_namespace(&self) -> Result<Arc<dyn SessionStore>, Failure> {
         let ns = Namespace::fresh();
-        self.used.lock().unwrap_or_else(PoisonError::into_inner).push(ns.clone());
+        self.used
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(ns.clone());
         self.suite.make(&ns).await
     }
 }
@@ -282,6 +300,7 @@ impl StoreCtx {
 pub(crate) type CaseFn = fn(StoreCtx) -> BoxFuture<'static, CaseResult>;
 
 /// One store case: its catalogue entry and its body.
+#[derive(Clone, Copy)]
 pub(crate) struct StoreCase {
     pub(crate) info: CaseInfo,
     pub(crate) run: CaseFn,

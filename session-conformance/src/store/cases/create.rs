@@ -1,0 +1,139 @@
+//! ST-CRE: create inserts only if absent (§2, §7).
+
+use serde_json::json;
+use session_core::ErrorKind;
+use time::Duration;
+
+use super::{LIVE, case, must_fail, must_load, record, same_data};
+use crate::store::{StoreCase, StoreCtx};
+use crate::{CaseResult, ensure_eq};
+
+pub(super) const CASES: &[StoreCase] = &[
+    case!(
+        "ST-CRE-001",
+        create_never_overwrites,
+        Must,
+        "§7",
+        Nothing,
+        "create of a taken ID MUST fail with kind Conflict and leave the existing record untouched."
+    ),
+    case!(
+        "ST-CRE-002",
+        concurrent_creates_have_one_winner,
+        Must,
+        "§7",
+        Nothing,
+        "Of 16 concurrent creates of one ID exactly one MUST succeed; the others MUST fail with kind Conflict."
+    ),
+    case!(
+        "ST-CRE-003",
+        expired_id_is_free_again,
+        Should,
+        "§7",
+        Nothing,
+        "create of an ID whose record has expired SHOULD succeed and store the new record."
+    ),
+    case!(
+        "ST-CRE-004",
+        create_after_delete_succeeds,
+        Must,
+        "§7",
+        Nothing,
+        "After delete, create of the same ID MUST succeed."
+    ),
+    case!(
+        "ST-CRE-005",
+        conflict_keeps_the_original_expiry,
+        Must,
+        "§7",
+        Nothing,
+        "A conflicting create MUST NOT change the existing record's expiry."
+    ),
+];
+
+async fn create_never_overwrites(ctx: StoreCtx) -> CaseResult {
+    let original = record(&ctx, json!({"owner": "first"}), LIVE);
+    ctx.store().create(&original).await?;
+    let mut intruder = record(&ctx, json!({"owner": "second"}), LIVE);
+    intruder.id = original.id.clone();
+    must_fail(
+        ctx.store().create(&intruder).await,
+        ErrorKind::Conflict,
+        "second create of one ID",
+    )?;
+    let loaded = must_load(&ctx, &original.id, "after the conflicting create").await?;
+    same_data(&loaded, &original, "after the conflicting create")
+}
+
+async fn concurrent_creates_have_one_winner(ctx: StoreCtx) -> CaseResult {
+    let base = record(&ctx, json!({}), LIVE);
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let store = ctx.shared_store();
+            let mut candidate = base.clone();
+            candidate.data = super::map(json!({"writer": i}));
+            tokio::spawn(async move { (i, store.create(&candidate).await) })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for task in tasks {
+        let (i, result) = task
+            .await
+            .map_err(|e| crate::Failure::new(format!("a create task panicked: {e}")))?;
+        match result {
+            Ok(()) => winners.push(i),
+            Err(error) if error.kind() == ErrorKind::Conflict => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+    ensure_eq!(
+        winners.len(),
+        1,
+        "number of concurrent creates that succeeded (winners {winners:?})"
+    );
+    let loaded = must_load(&ctx, &base.id, "after the race").await?;
+    ensure_eq!(
+        loaded.data.get("writer"),
+        Some(&json!(winners.first())),
+        "the stored record is the winner's"
+    );
+    Ok(())
+}
+
+async fn expired_id_is_free_again(ctx: StoreCtx) -> CaseResult {
+    let old = record(&ctx, json!({"generation": 1}), -Duration::hours(1));
+    ctx.store().create(&old).await?;
+    let mut new = record(&ctx, json!({"generation": 2}), LIVE);
+    new.id = old.id.clone();
+    ctx.store().create(&new).await?;
+    let loaded = must_load(&ctx, &new.id, "create over an expired record").await?;
+    same_data(&loaded, &new, "create over an expired record")
+}
+
+async fn create_after_delete_succeeds(ctx: StoreCtx) -> CaseResult {
+    let first = record(&ctx, json!({"n": 1}), LIVE);
+    ctx.store().create(&first).await?;
+    ctx.store().delete(&first.id).await?;
+    let mut again = record(&ctx, json!({"n": 2}), LIVE);
+    again.id = first.id.clone();
+    ctx.store().create(&again).await?;
+    same_data(
+        &must_load(&ctx, &again.id, "create after delete").await?,
+        &again,
+        "create after delete",
+    )
+}
+
+async fn conflict_keeps_the_original_expiry(ctx: StoreCtx) -> CaseResult {
+    let original = record(&ctx, json!({"a": 1}), Duration::hours(2));
+    ctx.store().create(&original).await?;
+    let mut intruder = record(&ctx, json!({"a": 1}), Duration::days(365));
+    intruder.id = original.id.clone();
+    must_fail(
+        ctx.store().create(&intruder).await,
+        ErrorKind::Conflict,
+        "second create of one ID",
+    )?;
+    let loaded = must_load(&ctx, &original.id, "after the conflicting create").await?;
+    super::same_expiry(&loaded, &original, "after the conflicting create")
+}

@@ -1,0 +1,222 @@
+//! ST-RT: data fidelity through create, load and save (§3, §7).
+
+use serde_json::{Value, json};
+use session_core::SessionId;
+
+use super::{LIVE, case, must_load, record, same_data, same_expiry};
+use crate::store::{StoreCase, StoreCtx};
+use crate::{CaseResult, ensure, ensure_eq};
+
+pub(super) const CASES: &[StoreCase] = &[
+    case!(
+        "ST-RT-001",
+        create_then_load_round_trips,
+        Must,
+        "§7",
+        Nothing,
+        "A created record MUST load back with the same data, expiry (to the millisecond) and version."
+    ),
+    case!(
+        "ST-RT-002",
+        nested_objects_survive,
+        Must,
+        "§3",
+        Nothing,
+        "Nested objects and arrays MUST survive a round trip unchanged."
+    ),
+    case!(
+        "ST-RT-003",
+        unicode_keys_and_values_survive,
+        Must,
+        "§3",
+        Nothing,
+        "Non-ASCII keys and values (accents, CJK, emoji, right-to-left, combining marks) MUST survive unchanged."
+    ),
+    case!(
+        "ST-RT-004",
+        large_integers_survive,
+        Must,
+        "§3",
+        Nothing,
+        "Integers up to the 64-bit limits (i64::MIN, i64::MAX, u64::MAX, 2^53 + 1) MUST survive exactly."
+    ),
+    case!(
+        "ST-RT-005",
+        floats_survive,
+        Must,
+        "§3",
+        Nothing,
+        "Floating-point numbers MUST survive a round trip as the same numbers."
+    ),
+    case!(
+        "ST-RT-006",
+        null_booleans_and_empty_values_survive,
+        Must,
+        "§3",
+        Nothing,
+        "null, true, false, the empty string, the empty array and the empty object MUST survive as themselves."
+    ),
+    case!(
+        "ST-RT-007",
+        empty_map_survives,
+        Must,
+        "§3",
+        Nothing,
+        "A record with no keys at all MUST be stored and load as an empty map (not as absent)."
+    ),
+    case!(
+        "ST-RT-008",
+        one_mebibyte_payload_survives,
+        Must,
+        "§3",
+        Nothing,
+        "A value of at least 1 MiB MUST survive untruncated."
+    ),
+    case!(
+        "ST-RT-009",
+        many_keys_survive,
+        Must,
+        "§3",
+        Nothing,
+        "A record with 1,000 keys MUST load with all 1,000."
+    ),
+    case!(
+        "ST-RT-010",
+        save_replaces_the_whole_map,
+        Must,
+        "§7",
+        Nothing,
+        "save MUST replace the data: a key absent from the saved map is absent after load."
+    ),
+    case!(
+        "ST-RT-011",
+        similar_ids_are_distinct,
+        Must,
+        "§2",
+        Nothing,
+        "Records whose IDs differ in one character MUST be stored and loaded independently."
+    ),
+];
+
+async fn round_trip(ctx: &StoreCtx, data: Value, why: &str) -> CaseResult {
+    let created = record(ctx, data, LIVE);
+    ctx.store().create(&created).await?;
+    let loaded = must_load(ctx, &created.id, why).await?;
+    same_data(&loaded, &created, why)
+}
+
+async fn create_then_load_round_trips(ctx: StoreCtx) -> CaseResult {
+    let created = record(&ctx, json!({"user": "ada", "visits": 3}), LIVE).with_version(7);
+    ctx.store().create(&created).await?;
+    let loaded = must_load(&ctx, &created.id, "after create").await?;
+    ensure_eq!(loaded.id, created.id, "the loaded record's ID");
+    same_data(&loaded, &created, "after create")?;
+    same_expiry(&loaded, &created, "after create")?;
+    ensure_eq!(
+        loaded.version,
+        7,
+        "the version given to create must be stored"
+    );
+    Ok(())
+}
+
+async fn nested_objects_survive(ctx: StoreCtx) -> CaseResult {
+    let data = json!({
+        "cart": {"items": [{"sku": "A-1", "qty": 2, "tags": ["x", {"deep": [[1], [2, [3]]]}]}], "coupon": null},
+        "prefs": {"theme": {"name": "dark", "contrast": {"high": true}}}
+    });
+    round_trip(&ctx, data, "nested data").await
+}
+
+async fn unicode_keys_and_values_survive(ctx: StoreCtx) -> CaseResult {
+    let data = json!({
+        "clé": "café crème",
+        "ключ": "значение",
+        "키": "값",
+        "絵文字": "🦀🎉👩‍👩‍👧‍👦",
+        "שלום": "مرحبا",
+        "e\u{301}": "combining e\u{301} and \u{2028} line separator",
+        "quotes\"and\\backslash": "tab\there\nnewline"
+    });
+    round_trip(&ctx, data, "unicode data").await
+}
+
+async fn large_integers_survive(ctx: StoreCtx) -> CaseResult {
+    let data = json!({
+        "i64_max": i64::MAX,
+        "i64_min": i64::MIN,
+        "u64_max": u64::MAX,
+        "beyond_double": 9_007_199_254_740_993_i64,
+        "zero": 0
+    });
+    round_trip(&ctx, data, "large integers").await
+}
+
+async fn floats_survive(ctx: StoreCtx) -> CaseResult {
+    let data = json!({"half": 0.5, "negative": -2.25, "tenth": 0.1, "big": 1.0e10, "pi": 3.25, "mixed": [1.5, -0.75]});
+    round_trip(&ctx, data, "floats").await
+}
+
+async fn null_booleans_and_empty_values_survive(ctx: StoreCtx) -> CaseResult {
+    let data = json!({"null": null, "yes": true, "no": false, "empty_string": "", "empty_array": [], "empty_object": {}});
+    round_trip(&ctx, data, "null, booleans and empty values").await
+}
+
+async fn empty_map_survives(ctx: StoreCtx) -> CaseResult {
+    round_trip(&ctx, json!({}), "an empty map").await
+}
+
+async fn one_mebibyte_payload_survives(ctx: StoreCtx) -> CaseResult {
+    let big: String = "0123456789abcdef".repeat(64 * 1024 + 1);
+    ensure!(big.len() > 1024 * 1024, "the payload is at least 1 MiB");
+    round_trip(
+        &ctx,
+        json!({"blob": big, "after": "still here"}),
+        "a 1 MiB value",
+    )
+    .await
+}
+
+async fn many_keys_survive(ctx: StoreCtx) -> CaseResult {
+    let data: serde_json::Map<String, Value> = (0..1000)
+        .map(|i| (format!("key-{i:04}"), json!(i)))
+        .collect();
+    let created = record(&ctx, Value::Object(data), LIVE);
+    ctx.store().create(&created).await?;
+    let loaded = must_load(&ctx, &created.id, "1,000 keys").await?;
+    ensure_eq!(loaded.data.len(), 1000, "the number of keys loaded");
+    same_data(&loaded, &created, "1,000 keys")
+}
+
+async fn save_replaces_the_whole_map(ctx: StoreCtx) -> CaseResult {
+    let created = record(&ctx, json!({"keep": 1, "drop": 2}), LIVE);
+    ctx.store().create(&created).await?;
+    let mut saved = created.clone();
+    saved.data = super::map(json!({"keep": 10, "new": 3}));
+    ctx.store().save(&saved).await?;
+    let loaded = must_load(&ctx, &created.id, "after save").await?;
+    same_data(&loaded, &saved, "after save")
+}
+
+async fn similar_ids_are_distinct(ctx: StoreCtx) -> CaseResult {
+    let first = record(&ctx, json!({"which": "first"}), LIVE);
+    let text = first.id.as_str();
+    let last = if text.ends_with('a') { "b" } else { "a" };
+    let sibling: SessionId = format!("{}{last}", text.get(..text.len() - 1).unwrap_or_default())
+        .parse()
+        .map_err(|_| crate::Failure::new("could not build a sibling ID"))?;
+    let mut second = record(&ctx, json!({"which": "second"}), LIVE);
+    second.id = sibling;
+    ctx.store().create(&first).await?;
+    ctx.store().create(&second).await?;
+    same_data(
+        &must_load(&ctx, &first.id, "first ID").await?,
+        &first,
+        "first ID",
+    )?;
+    same_data(
+        &must_load(&ctx, &second.id, "sibling ID").await?,
+        &second,
+        "sibling ID",
+    )
+}
