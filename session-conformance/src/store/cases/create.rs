@@ -4,9 +4,9 @@ use serde_json::json;
 use session_core::ErrorKind;
 use time::Duration;
 
-use super::{LIVE, case, must_fail, must_load, record, same_data};
+use super::{LIVE, case, must_fail, must_load, race_one_winner, record, same_data};
+use crate::CaseResult;
 use crate::store::{StoreCase, StoreCtx};
-use crate::{CaseResult, ensure_eq};
 
 pub(super) const CASES: &[StoreCase] = &[
     case!(
@@ -67,37 +67,10 @@ async fn create_never_overwrites(ctx: StoreCtx) -> CaseResult {
 
 async fn concurrent_creates_have_one_winner(ctx: StoreCtx) -> CaseResult {
     let base = record(&ctx, json!({}), LIVE);
-    let tasks: Vec<_> = (0..16)
-        .map(|i| {
-            let store = ctx.shared_store();
-            let mut candidate = base.clone();
-            candidate.data = super::map(json!({"writer": i}));
-            tokio::spawn(async move { (i, store.create(&candidate).await) })
-        })
-        .collect();
-    let mut winners = Vec::new();
-    for task in tasks {
-        let (i, result) = task
-            .await
-            .map_err(|e| crate::Failure::new(format!("a create task panicked: {e}")))?;
-        match result {
-            Ok(()) => winners.push(i),
-            Err(error) if error.kind() == ErrorKind::Conflict => {}
-            Err(error) => return Err(error.into()),
-        }
-    }
-    ensure_eq!(
-        winners.len(),
-        1,
-        "number of concurrent creates that succeeded (winners {winners:?})"
-    );
-    let loaded = must_load(&ctx, &base.id, "after the race").await?;
-    ensure_eq!(
-        loaded.data.get("writer"),
-        Some(&json!(winners.first())),
-        "the stored record is the winner's"
-    );
-    Ok(())
+    race_one_winner(&ctx, &base, 16, "create", |store, candidate| async move {
+        store.create(&candidate).await
+    })
+    .await
 }
 
 async fn expired_id_is_free_again(ctx: StoreCtx) -> CaseResult {

@@ -148,3 +148,50 @@ pub(super) fn same_data(found: &Record, expected: &Record, why: &str) -> CaseRes
         text(&found.data)
     )))
 }
+
+/// Races `n` writers of `record` (each with `{"writer": i}` as data)
+/// through `write`, and checks that exactly one wins, the others fail with
+/// kind Conflict, and the stored data is the winner's.
+pub(super) async fn race_one_winner<F, Fut>(
+    ctx: &StoreCtx,
+    record: &Record,
+    n: usize,
+    what: &str,
+    write: F,
+) -> CaseResult
+where
+    F: Fn(Arc<dyn session_core::SessionStore>, Record) -> Fut,
+    Fut: std::future::Future<Output = Result<(), Error>> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let mut candidate = record.clone();
+            candidate.data = map(serde_json::json!({"writer": i}));
+            let attempt = write(ctx.shared_store(), candidate);
+            tokio::spawn(async move { (i, attempt.await) })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for task in tasks {
+        let (i, result) = task
+            .await
+            .map_err(|e| Failure::new(format!("a {what} task panicked: {e}")))?;
+        match result {
+            Ok(()) => winners.push(i),
+            Err(error) if error.kind() == ErrorKind::Conflict => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+    crate::ensure_eq!(
+        winners.len(),
+        1,
+        "number of concurrent {what}s that succeeded (winners {winners:?})"
+    );
+    let loaded = must_load(ctx, &record.id, "after the race").await?;
+    crate::ensure_eq!(
+        loaded.data.get("writer"),
+        Some(&serde_json::json!(winners.first())),
+        "the stored record is the winner's"
+    );
+    Ok(())
+}

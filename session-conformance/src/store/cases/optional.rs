@@ -4,9 +4,12 @@ use serde_json::json;
 use session_core::{ErrorKind, SessionId};
 use time::Duration;
 
-use super::{LIVE, case, map, must_be_gone, must_fail, must_load, record, same_data, same_expiry};
+use super::{
+    LIVE, case, map, must_be_gone, must_fail, must_load, race_one_winner, record, same_data,
+    same_expiry,
+};
 use crate::store::{StoreCase, StoreCtx};
-use crate::{CaseResult, ensure, ensure_eq};
+use crate::{CaseResult, ensure_eq};
 
 pub(super) const CASES: &[StoreCase] = &[
     case!(
@@ -251,37 +254,14 @@ async fn stale_version_is_a_conflict(ctx: StoreCtx) -> CaseResult {
 async fn concurrent_versioned_saves_have_one_winner(ctx: StoreCtx) -> CaseResult {
     let original = record(&ctx, json!({"n": 0}), LIVE);
     ctx.store().create(&original).await?;
-    let tasks: Vec<_> = (0..8)
-        .map(|i| {
-            let store = ctx.shared_store();
-            let mut next = original.clone();
-            next.data = map(json!({"writer": i}));
-            tokio::spawn(async move { (i, store.save(&next).await) })
-        })
-        .collect();
-    let mut winners = Vec::new();
-    for task in tasks {
-        let (i, result) = task
-            .await
-            .map_err(|e| crate::Failure::new(format!("a save task panicked: {e}")))?;
-        match result {
-            Ok(()) => winners.push(i),
-            Err(error) if error.kind() == ErrorKind::Conflict => {}
-            Err(error) => return Err(error.into()),
-        }
-    }
-    ensure_eq!(
-        winners.len(),
-        1,
-        "number of concurrent versioned saves that succeeded (winners {winners:?})"
-    );
-    let loaded = must_load(&ctx, &original.id, "after the race").await?;
-    ensure!(
-        loaded.data.get("writer") == Some(&json!(winners.first())),
-        "the stored data is not the winner's: {:?}",
-        loaded.data.get("writer")
-    );
-    Ok(())
+    race_one_winner(
+        &ctx,
+        &original,
+        8,
+        "versioned save",
+        |store, candidate| async move { store.save(&candidate).await },
+    )
+    .await
 }
 
 async fn declared_capabilities_match_the_store(ctx: StoreCtx) -> CaseResult {
