@@ -46,6 +46,7 @@
 
 mod case;
 mod check;
+pub mod probe;
 pub mod report;
 mod runner;
 pub mod store;

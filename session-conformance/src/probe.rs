@@ -1,0 +1,315 @@
+//! The probe routes (DESIGN.md §10), framework-agnostic: an adapter's test
+//! app and the demo route every request under `/probe/` to [`respond`] and
+//! send back what it answers, with the status it answers (so `finish` sees
+//! that status too).
+//!
+//! | route | effect | answer |
+//! |---|---|---|
+//! | GET `/probe/noop` | does not touch the session | `{}` |
+//! | GET `/probe/get?k=K` | read | `{"value": V or null}` |
+//! | POST `/probe/set?k=K&v=V[&status=N]` | insert, answer with status N | `{"ok": true}` |
+//! | POST `/probe/remove?k=K` | remove | `{"value": old or null}` |
+//! | POST `/probe/incr?k=K` | read, add 1, write | `{"value": n}` |
+//! | GET `/probe/all` | read everything | `{"key": id or null, "data": {...}}` |
+//! | POST `/probe/flush` | flush | `{"ok": true}` |
+//! | POST `/probe/cycle` | rotate the ID | `{"ok": true}` |
+//! | POST `/probe/expiry?secs=N` / `?at=RFC3339` / `?browser_close=1` / `?reset=1` | set_expiry | as GET |
+//! | GET `/probe/expiry` | read expiry | `{"age": s, "date": RFC3339, "browser_close": bool}` |
+//! | POST `/probe/login?user=U[&hash=H]` | login | `{"ok": true}` |
+//! | POST `/probe/logout` | logout | `{"ok": true}` |
+//! | GET `/probe/user` | current user | `{"user": U or null}` |
+//!
+//! `v` is parsed as JSON, else taken as a string. Unknown routes answer 404,
+//! a wrong method 405, a missing or bad parameter (or a reserved key) 400,
+//! and a session error its [`Error::http_status`](session_core::Error::http_status) with
+//! `{"error": message}`.
+
+use serde_json::{Value, json};
+use session_core::{Error, ErrorKind, Expiry, Session};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// What a probe route answers: a status and a JSON body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeResponse {
+    /// The HTTP status to answer with.
+    pub status: u16,
+    /// The JSON body (`Content-Type: application/json`).
+    pub body: String,
+}
+
+impl ProbeResponse {
+    fn json(status: u16, body: Value) -> Self {
+        ProbeResponse {
+            status,
+            body: body.to_string(),
+        }
+    }
+
+    fn error(status: u16, message: &str) -> Self {
+        Self::json(status, json!({ "error": message }))
+    }
+}
+
+/// Answers one probe request. `path` is the request path (`/probe/...`),
+/// `query` the raw query string, if any.
+pub async fn respond(
+    session: &Session,
+    method: &str,
+    path: &str,
+    query: Option<&str>,
+) -> ProbeResponse {
+    let params = Params::parse(query.unwrap_or(""));
+    match route(session, method, path, &params).await {
+        Ok(response) => response,
+        // Writing a reserved key is the client's mistake here, not the app's.
+        Err(error) if error.kind() == ErrorKind::ReservedKey => {
+            ProbeResponse::error(400, &error.to_string())
+        }
+        Err(error) => {
+            tracing::error!(%error, kind = ?error.kind(), "session error on a probe route");
+            ProbeResponse::error(error.http_status(), &error.to_string())
+        }
+    }
+}
+
+struct Params(Vec<(String, String)>);
+
+impl Params {
+    fn parse(query: &str) -> Self {
+        Params(
+            form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect(),
+        )
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn ok() -> Result<ProbeResponse, Error> {
+    Ok(ProbeResponse::json(200, json!({"ok": true})))
+}
+
+fn bad(message: &str) -> Result<ProbeResponse, Error> {
+    Ok(ProbeResponse::error(400, message))
+}
+
+async fn route(
+    session: &Session,
+    method: &str,
+    path: &str,
+    params: &Params,
+) -> Result<ProbeResponse, Error> {
+    let Some(name) = path.strip_prefix("/probe/") else {
+        return Ok(ProbeResponse::error(404, "not a probe route"));
+    };
+    let expected = match name {
+        "noop" | "get" | "all" | "user" => "GET",
+        "set" | "remove" | "incr" | "flush" | "cycle" | "login" | "logout" => "POST",
+        "expiry" => method,
+        _ => return Ok(ProbeResponse::error(404, "unknown probe route")),
+    };
+    if method != expected {
+        return Ok(ProbeResponse::error(
+            405,
+            "wrong method for this probe route",
+        ));
+    }
+    let key = params.get("k");
+    match name {
+        "noop" => Ok(ProbeResponse::json(200, json!({}))),
+        "get" => {
+            let Some(key) = key else {
+                return bad("missing k");
+            };
+            let value = session.get_value(key).await?;
+            Ok(ProbeResponse::json(200, json!({ "value": value })))
+        }
+        "set" => {
+            let Some(key) = key else {
+                return bad("missing k");
+            };
+            let raw = params.get("v").unwrap_or("");
+            let value = serde_json::from_str::<Value>(raw)
+                .unwrap_or_else(|_| Value::String(raw.to_owned()));
+            let status = match params.get("status").map(str::parse::<u16>) {
+                None => 200,
+                Some(Ok(status)) if (100..=599).contains(&status) => status,
+                Some(_) => return bad("status must be a number from 100 to 599"),
+            };
+            session.insert(key, value).await?;
+            Ok(ProbeResponse::json(status, json!({"ok": true})))
+        }
+        "remove" => {
+            let Some(key) = key else {
+                return bad("missing k");
+            };
+            let old = session.remove(key).await?;
+            Ok(ProbeResponse::json(200, json!({ "value": old })))
+        }
+        "incr" => {
+            let Some(key) = key else {
+                return bad("missing k");
+            };
+            let n = session
+                .get::<i64>(key)
+                .await?
+                .unwrap_or(0)
+                .saturating_add(1);
+            session.insert(key, n).await?;
+            Ok(ProbeResponse::json(200, json!({ "value": n })))
+        }
+        "all" => {
+            let id = session.id().await?;
+            let data = session.data().await?;
+            Ok(ProbeResponse::json(
+                200,
+                json!({ "key": id.as_ref().map(|id| id.as_str()), "data": &*data }),
+            ))
+        }
+        "flush" => session.flush().await.and_then(|()| ok()),
+        "cycle" => session.cycle_id().await.and_then(|()| ok()),
+        "login" => {
+            let Some(user) = params.get("user").filter(|u| !u.is_empty()) else {
+                return bad("missing user");
+            };
+            session
+                .login(user, params.get("hash").unwrap_or(""))
+                .await?;
+            ok()
+        }
+        "logout" => session.logout().await.and_then(|()| ok()),
+        "user" => Ok(ProbeResponse::json(
+            200,
+            json!({ "user": session.user_id().await? }),
+        )),
+        _ => {
+            if method == "POST" {
+                let expiry = if let Some(secs) = params.get("secs") {
+                    match secs.parse::<i64>() {
+                        Ok(secs) => Expiry::Seconds(secs),
+                        Err(_) => return bad("secs must be an integer"),
+                    }
+                } else if let Some(at) = params.get("at") {
+                    match OffsetDateTime::parse(at, &Rfc3339) {
+                        Ok(at) => Expiry::At(at),
+                        Err(_) => return bad("at must be an RFC 3339 date"),
+                    }
+                } else if params.get("browser_close").is_some() {
+                    Expiry::BrowserClose
+                } else if params.get("reset").is_some() {
+                    Expiry::Default
+                } else {
+                    return bad("give secs, at, browser_close or reset");
+                };
+                session.set_expiry(expiry).await?;
+            } else if method != "GET" {
+                return Ok(ProbeResponse::error(
+                    405,
+                    "wrong method for this probe route",
+                ));
+            }
+            let age = session.expiry_age().await?;
+            let date = session
+                .expiry_date()
+                .await?
+                .format(&Rfc3339)
+                .unwrap_or_default();
+            let browser_close = session.expire_at_browser_close().await?;
+            Ok(ProbeResponse::json(
+                200,
+                json!({ "age": age, "date": date, "browser_close": browser_close }),
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use session_core::{MemoryStore, SessionManager};
+
+    async fn call(session: &Session, method: &str, path: &str, query: &str) -> (u16, Value) {
+        let r = respond(session, method, path, Some(query)).await;
+        (r.status, serde_json::from_str(&r.body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn routes_answer_as_the_table_says() {
+        let sessions = SessionManager::new(MemoryStore::new());
+        let s = sessions.load(None::<&str>);
+        assert_eq!(call(&s, "GET", "/probe/noop", "").await, (200, json!({})));
+        assert!(!s.is_accessed().await, "noop must not touch the session");
+        assert_eq!(
+            call(&s, "POST", "/probe/set", "k=a&v=%7B%22x%22%3A1%7D").await,
+            (200, json!({"ok": true}))
+        );
+        assert_eq!(
+            call(&s, "GET", "/probe/get", "k=a").await,
+            (200, json!({"value": {"x": 1}}))
+        );
+        assert_eq!(
+            call(&s, "POST", "/probe/set", "k=b&v=not%20json&status=500").await,
+            (500, json!({"ok": true}))
+        );
+        assert_eq!(
+            call(&s, "GET", "/probe/get", "k=b").await,
+            (200, json!({"value": "not json"}))
+        );
+        assert_eq!(
+            call(&s, "POST", "/probe/incr", "k=n").await,
+            (200, json!({"value": 1}))
+        );
+        assert_eq!(
+            call(&s, "POST", "/probe/remove", "k=n").await,
+            (200, json!({"value": 1}))
+        );
+        assert_eq!(
+            call(&s, "POST", "/probe/login", "user=ada").await,
+            (200, json!({"ok": true}))
+        );
+        assert_eq!(
+            call(&s, "GET", "/probe/user", "").await,
+            (200, json!({"user": "ada"}))
+        );
+        let (status, expiry) = call(&s, "POST", "/probe/expiry", "secs=60").await;
+        assert_eq!(
+            (status, &expiry["age"], &expiry["browser_close"]),
+            (200, &json!(60), &json!(false))
+        );
+        let (_, expiry) = call(&s, "POST", "/probe/expiry", "browser_close=1").await;
+        assert_eq!(expiry["browser_close"], json!(true));
+        let (_, all) = call(&s, "GET", "/probe/all", "").await;
+        assert_eq!(all["key"], Value::Null, "no record before finish");
+        assert_eq!(all["data"]["a"], json!({"x": 1}));
+    }
+
+    #[tokio::test]
+    async fn bad_requests_get_4xx() {
+        let sessions = SessionManager::new(MemoryStore::new());
+        let s = sessions.load(None::<&str>);
+        assert_eq!(call(&s, "GET", "/probe/nope", "").await.0, 404);
+        assert_eq!(call(&s, "GET", "/probe/set", "k=a").await.0, 405);
+        assert_eq!(call(&s, "POST", "/probe/set", "v=1").await.0, 400);
+        assert_eq!(
+            call(&s, "POST", "/probe/set", "k=a&status=abc").await.0,
+            400
+        );
+        assert_eq!(
+            call(&s, "POST", "/probe/expiry", "at=yesterday").await.0,
+            400
+        );
+        assert_eq!(
+            call(&s, "POST", "/probe/set", "k=_session_expiry&v=1")
+                .await
+                .0,
+            400
+        );
+    }
+}
