@@ -1,0 +1,296 @@
+//! Command-line flags, parsed by hand: a handful of flags do not need a
+//! parser crate, and every mistake gets a sentence that says what to type.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use session_core::{Config, SameSite};
+use time::Duration;
+
+/// The usage text.
+pub const USAGE: &str = "\
+session-demo: Django-grade sessions over any framework and any store
+
+USAGE:
+    session-demo [FLAGS]                         serve the demo page and the probe routes
+    session-demo clear-expired --store STORE     remove expired sessions, print how many
+
+FLAGS:
+    --framework rocket|warp|poem     the web framework (default: poem)
+    --store STORE                    memory | file[:DIR] | redis://HOST[:PORT] | postgres://USER@HOST/DB
+                                     (default: file, in a `sessions` folder under the OS temp dir)
+    --addr HOST:PORT                 where to listen (default: 127.0.0.1:8000)
+    --cookie-name NAME               default: sessionid
+    --cookie-age SECONDS             default: 1209600 (two weeks)
+    --cookie-secure true|false       default: false (set true behind HTTPS)
+    --cookie-domain DOMAIN           default: none (host-only cookie)
+    --cookie-path PATH               default: /
+    --same-site lax|strict|none      default: lax
+    --browser-close                  sessions end when the browser closes
+    --save-every-request             save (and renew the cookie) on every request
+    -h, --help                       this text
+";
+
+/// The web framework to serve with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framework {
+    /// session-rocket.
+    Rocket,
+    /// session-warp.
+    Warp,
+    /// session-poem.
+    Poem,
+}
+
+/// Where sessions live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreChoice {
+    /// In memory, lost on exit.
+    Memory,
+    /// One file per session; `None` is the default directory.
+    File(Option<PathBuf>),
+    /// A Redis URL.
+    Redis(String),
+    /// A PostgreSQL URL.
+    Postgres(String),
+}
+
+/// What to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Serve the demo.
+    Serve(Options),
+    /// Remove expired sessions.
+    ClearExpired(StoreChoice),
+    /// Print the usage.
+    Help,
+}
+
+/// The serve flags.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// The framework.
+    pub framework: Framework,
+    /// The store.
+    pub store: StoreChoice,
+    /// The listening address.
+    pub addr: SocketAddr,
+    /// The session settings.
+    pub config: Config,
+}
+
+fn parse_store(text: &str) -> Result<StoreChoice, String> {
+    match text {
+        "memory" => Ok(StoreChoice::Memory),
+        "file" => Ok(StoreChoice::File(None)),
+        _ if text.starts_with("file:") => {
+            let dir = text.trim_start_matches("file:");
+            if dir.is_empty() {
+                return Err("--store file:DIR needs a directory after `file:`".to_owned());
+            }
+            Ok(StoreChoice::File(Some(PathBuf::from(dir))))
+        }
+        _ if text.starts_with("redis://") || text.starts_with("rediss://") => {
+            Ok(StoreChoice::Redis(text.to_owned()))
+        }
+        _ if text.starts_with("postgres://") || text.starts_with("postgresql://") => {
+            Ok(StoreChoice::Postgres(text.to_owned()))
+        }
+        _ => Err(format!(
+            "unknown store `{text}`: use memory, file, file:DIR, redis://HOST:PORT or postgres://USER@HOST/DB"
+        )),
+    }
+}
+
+fn parse_bool(flag: &str, text: &str) -> Result<bool, String> {
+    match text {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(format!("{flag} takes true or false, not `{text}`")),
+    }
+}
+
+/// Parses the arguments after the program name.
+pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
+    let mut args = args.into_iter().peekable();
+    let clear_expired = args.peek().is_some_and(|a| a == "clear-expired");
+    if clear_expired {
+        args.next();
+    }
+    let mut options = Options {
+        framework: Framework::Poem,
+        store: StoreChoice::File(None),
+        addr: SocketAddr::from(([127, 0, 0, 1], 8000)),
+        config: Config::default(),
+    };
+    let mut store_given = false;
+    while let Some(flag) = args.next() {
+        if flag == "-h" || flag == "--help" {
+            return Ok(Command::Help);
+        }
+        let mut value = |name: &str| {
+            args.next()
+                .ok_or_else(|| format!("{name} needs a value (see --help)"))
+        };
+        match flag.as_str() {
+            "--framework" => {
+                options.framework = match value("--framework")?.as_str() {
+                    "rocket" => Framework::Rocket,
+                    "warp" => Framework::Warp,
+                    "poem" => Framework::Poem,
+                    other => {
+                        return Err(format!(
+                            "unknown framework `{other}`: use rocket, warp or poem"
+                        ));
+                    }
+                }
+            }
+            "--store" => {
+                options.store = parse_store(&value("--store")?)?;
+                store_given = true;
+            }
+            "--addr" => {
+                let text = value("--addr")?;
+                options.addr = text.parse().map_err(|_| {
+                    format!("--addr takes HOST:PORT such as 127.0.0.1:8000, not `{text}`")
+                })?;
+            }
+            "--cookie-name" => {
+                let name = value("--cookie-name")?;
+                if name.is_empty()
+                    || !name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+                {
+                    return Err(format!(
+                        "--cookie-name `{name}` is not a valid cookie name (letters, digits, - _ .)"
+                    ));
+                }
+                options.config = options.config.with_cookie_name(name);
+            }
+            "--cookie-age" => {
+                let text = value("--cookie-age")?;
+                let secs: u32 = text
+                    .parse()
+                    .map_err(|_| format!("--cookie-age takes whole seconds, not `{text}`"))?;
+                options.config = options
+                    .config
+                    .with_cookie_age(Duration::seconds(i64::from(secs)));
+            }
+            "--cookie-secure" => {
+                let secure = parse_bool("--cookie-secure", &value("--cookie-secure")?)?;
+                options.config = options.config.with_cookie_secure(secure);
+            }
+            "--cookie-domain" => {
+                options.config = options
+                    .config
+                    .with_cookie_domain(Some(value("--cookie-domain")?))
+            }
+            "--cookie-path" => {
+                let path = value("--cookie-path")?;
+                if !path.starts_with('/') {
+                    return Err(format!("--cookie-path must start with `/`, not `{path}`"));
+                }
+                options.config = options.config.with_cookie_path(path);
+            }
+            "--same-site" => {
+                let same_site = match value("--same-site")?.to_ascii_lowercase().as_str() {
+                    "lax" => SameSite::Lax,
+                    "strict" => SameSite::Strict,
+                    "none" => SameSite::None,
+                    other => {
+                        return Err(format!(
+                            "--same-site takes lax, strict or none, not `{other}`"
+                        ));
+                    }
+                };
+                options.config = options.config.with_cookie_same_site(same_site);
+            }
+            "--browser-close" => options.config = options.config.with_expire_at_browser_close(true),
+            "--save-every-request" => options.config = options.config.with_save_every_request(true),
+            other => return Err(format!("unknown argument `{other}` (see --help)")),
+        }
+    }
+    if clear_expired {
+        if !store_given {
+            return Err("clear-expired needs --store STORE".to_owned());
+        }
+        return Ok(Command::ClearExpired(options.store));
+    }
+    Ok(Command::Serve(options))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(text: &str) -> Vec<String> {
+        text.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn no_arguments_serve_poem_over_files_on_port_8000() {
+        let Command::Serve(options) = parse(args("")).unwrap() else {
+            panic!("not serve")
+        };
+        assert_eq!(options.framework, Framework::Poem);
+        assert_eq!(options.store, StoreChoice::File(None));
+        assert_eq!(options.addr.to_string(), "127.0.0.1:8000");
+        assert_eq!(options.config, Config::default());
+    }
+
+    #[test]
+    fn every_flag_is_understood() {
+        let Command::Serve(options) = parse(args(
+            "--framework warp --store redis://127.0.0.1:6379 --addr 127.0.0.1:9 --cookie-name sid \
+             --cookie-age 60 --cookie-secure true --cookie-domain example.com --cookie-path /app \
+             --same-site strict --browser-close --save-every-request",
+        ))
+        .unwrap() else {
+            panic!("not serve")
+        };
+        assert_eq!(options.framework, Framework::Warp);
+        assert_eq!(
+            options.store,
+            StoreChoice::Redis("redis://127.0.0.1:6379".into())
+        );
+        let c = &options.config;
+        assert_eq!(
+            (c.cookie_name(), c.cookie_age(), c.cookie_secure()),
+            ("sid", Duration::seconds(60), true)
+        );
+        assert_eq!(
+            (c.cookie_domain(), c.cookie_path()),
+            (Some("example.com"), "/app")
+        );
+        assert_eq!(c.cookie_same_site(), SameSite::Strict);
+        assert!(c.expire_at_browser_close() && c.save_every_request());
+    }
+
+    #[test]
+    fn clear_expired_takes_a_store() {
+        assert_eq!(
+            parse(args("clear-expired --store file:/tmp/s")).unwrap(),
+            Command::ClearExpired(StoreChoice::File(Some("/tmp/s".into())))
+        );
+        assert!(parse(args("clear-expired")).is_err());
+    }
+
+    #[test]
+    fn bad_flags_say_what_to_type() {
+        for (line, hint) in [
+            ("--framework django", "rocket, warp or poem"),
+            ("--store mongo://x", "memory, file"),
+            ("--addr nowhere", "HOST:PORT"),
+            ("--cookie-age soon", "whole seconds"),
+            ("--cookie-secure maybe", "true or false"),
+            ("--same-site sometimes", "lax, strict or none"),
+            ("--cookie-name", "needs a value"),
+            ("--cookie-name a;b", "not a valid cookie name"),
+            ("--wat", "unknown argument"),
+        ] {
+            let error = parse(args(line)).unwrap_err();
+            assert!(error.contains(hint), "{line}: {error}");
+        }
+    }
+}

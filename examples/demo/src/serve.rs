@@ -1,0 +1,194 @@
+//! The same app in each framework: a catch-all route that hands the request
+//! to [`app::dispatch`], behind that framework's session adapter.
+
+use std::net::SocketAddr;
+
+use session_core::SessionManager;
+
+use crate::app::{self, Reply};
+
+/// Serves with Poem until the process ends.
+pub async fn poem(
+    sessions: SessionManager,
+    listener: tokio::net::TcpListener,
+) -> std::io::Result<()> {
+    use poem::endpoint::make;
+    use poem::http::StatusCode;
+    use poem::listener::TcpAcceptor;
+    use poem::{EndpointExt, Request, Response, Server};
+    use session_poem::{Session, SessionMiddleware};
+
+    let endpoint = make(|req: Request| async move {
+        let Some(Session(session)) = req.extensions().get::<Session>().cloned() else {
+            return Response::builder()
+                .status(StatusCode::INTERNAL_SERVER_ERROR)
+                .body("no session middleware");
+        };
+        let method = req.method().as_str().to_owned();
+        let path = req.uri().path().to_owned();
+        let query = req.uri().query().map(str::to_owned);
+        let body = req.into_body().into_bytes().await.unwrap_or_default();
+        let reply = app::dispatch(&session, &method, &path, query.as_deref(), &body).await;
+        let mut response = Response::builder()
+            .status(StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+            .content_type(reply.content_type);
+        if let Some(location) = reply.location {
+            response = response.header("Location", location);
+        }
+        response.body(reply.body)
+    })
+    .with(SessionMiddleware::new(sessions));
+    let acceptor = TcpAcceptor::from_tokio(listener)?;
+    Server::new_with_acceptor(acceptor).run(endpoint).await
+}
+
+fn warp_response(reply: Reply) -> warp::reply::Response {
+    use warp::http::{HeaderValue, StatusCode};
+    let mut response = warp::http::Response::new(reply.body.into());
+    *response.status_mut() =
+        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response
+        .headers_mut()
+        .insert("Content-Type", HeaderValue::from_static(reply.content_type));
+    if let Some(location) = reply.location {
+        response
+            .headers_mut()
+            .insert("Location", HeaderValue::from_static(location));
+    }
+    response
+}
+
+/// Serves with Warp until the process ends.
+pub async fn warp(
+    sessions: SessionManager,
+    listener: tokio::net::TcpListener,
+) -> std::io::Result<()> {
+    use session_core::Session;
+    use session_warp::Sessions;
+    use warp::Filter;
+
+    let sessions = Sessions::new(sessions);
+    let query = warp::query::raw().or(warp::any().map(String::new)).unify();
+    let routes = warp::method()
+        .and(warp::path::full())
+        .and(query)
+        .and(warp::body::bytes())
+        .and(sessions.load())
+        .then(
+            |method: warp::http::Method,
+             path: warp::path::FullPath,
+             query: String,
+             body: bytes::Bytes,
+             session: Session| async move {
+                let query = (!query.is_empty()).then_some(query);
+                let reply = app::dispatch(
+                    &session,
+                    method.as_str(),
+                    path.as_str(),
+                    query.as_deref(),
+                    &body,
+                )
+                .await;
+                (warp_response(reply), session)
+            },
+        )
+        .then(sessions.finish());
+    warp::serve(routes).incoming(listener).run().await;
+    Ok(())
+}
+
+/// Serves with Rocket until the process ends. Rocket binds by itself, so it
+/// takes the address rather than a listener.
+pub async fn rocket(sessions: SessionManager, addr: SocketAddr) -> std::io::Result<()> {
+    rocket_app(sessions, addr)
+        .launch()
+        .await
+        .map(drop)
+        .map_err(|e| std::io::Error::other(e.to_string()))
+}
+
+/// The Rocket app, not yet launched.
+pub fn rocket_app(sessions: SessionManager, addr: SocketAddr) -> rocket::Rocket<rocket::Build> {
+    use rocket_routes::{get, post};
+    let config = rocket::Config {
+        address: addr.ip(),
+        port: addr.port(),
+        log_level: rocket::config::LogLevel::Off,
+        cli_colors: false,
+        ..rocket::Config::release_default()
+    };
+    rocket::custom(config)
+        .attach(session_rocket::SessionFairing::new(sessions))
+        .mount("/", rocket::routes![get, post])
+}
+
+mod rocket_routes {
+    use rocket::data::{Data, ToByteUnit};
+    use rocket::http::{ContentType, Header, Status};
+    use rocket::request::{FromRequest, Outcome, Request};
+    use rocket::response::{self, Responder, Response};
+    use session_rocket::Session;
+
+    use crate::app::{self, Reply};
+
+    /// The parts of the request the dispatcher needs.
+    pub(super) struct Raw {
+        method: String,
+        path: String,
+        query: Option<String>,
+    }
+
+    #[rocket::async_trait]
+    impl<'r> FromRequest<'r> for Raw {
+        type Error = std::convert::Infallible;
+
+        async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+            Outcome::Success(Raw {
+                method: req.method().as_str().to_owned(),
+                path: req.uri().path().as_str().to_owned(),
+                query: req.uri().query().map(|q| q.as_str().to_owned()),
+            })
+        }
+    }
+
+    pub(super) struct RocketReply(Reply);
+
+    impl<'r> Responder<'r, 'static> for RocketReply {
+        fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
+            let reply = self.0;
+            let mut response = Response::build();
+            response
+                .status(Status::from_code(reply.status).unwrap_or(Status::InternalServerError))
+                .header(
+                    ContentType::parse_flexible(reply.content_type).unwrap_or(ContentType::Plain),
+                )
+                .sized_body(reply.body.len(), std::io::Cursor::new(reply.body));
+            if let Some(location) = reply.location {
+                response.header(Header::new("Location", location));
+            }
+            response.ok()
+        }
+    }
+
+    async fn answer(session: Session, raw: Raw, body: &[u8]) -> RocketReply {
+        RocketReply(
+            app::dispatch(&session, &raw.method, &raw.path, raw.query.as_deref(), body).await,
+        )
+    }
+
+    #[rocket::get("/<_..>")]
+    pub(super) async fn get(session: Session, raw: Raw) -> RocketReply {
+        answer(session, raw, &[]).await
+    }
+
+    #[rocket::post("/<_..>", data = "<data>")]
+    pub(super) async fn post(session: Session, raw: Raw, data: Data<'_>) -> RocketReply {
+        let body = data
+            .open(1.mebibytes())
+            .into_bytes()
+            .await
+            .map(|b| b.into_inner())
+            .unwrap_or_default();
+        answer(session, raw, &body).await
+    }
+}
