@@ -118,7 +118,9 @@ async fn run(
         }
         ("POST", "/logout") => {
             session.logout().await?;
-            Ok(PageResponse::back_home())
+            // Not a redirect: the page at `/` counts visits, which would
+            // start a new session at once and hide that the cookie is gone.
+            Ok(PageResponse::html(SIGNED_OUT.to_owned()))
         }
         ("POST", "/expiry") => {
             let expiry = match field(form, "expiry").as_deref() {
@@ -134,6 +136,29 @@ async fn run(
         (_, path) if handles(path) => Ok(PageResponse::plain(405, "method not allowed")),
         _ => Ok(PageResponse::plain(404, "not found")),
     }
+}
+
+const SIGNED_OUT: &str = r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>signed out</title>
+<style>body { font-family: system-ui, sans-serif; max-width: 44rem; margin: 2rem auto; padding: 0 1rem; color: #1d2330; background: #f6f7fb; }
+a { color: #3156d3; }</style></head>
+<body><h1 id="signed-out">Signed out</h1>
+<p>Your session was deleted on the server and its cookie removed from your browser.</p>
+<p><a id="home" href="/">Back to the demo</a> (a new, empty session starts there).</p></body></html>
+"#;
+
+/// `1209600` → `14 days`, `90` → `1 min 30 s`.
+fn human(secs: i64) -> String {
+    if secs <= 0 {
+        return "no time (it has expired)".to_owned();
+    }
+    let (days, hours, mins, secs) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    let parts: Vec<String> = [(days, "days"), (hours, "h"), (mins, "min"), (secs, "s")]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, unit)| format!("{n} {unit}"))
+        .collect();
+    parts.join(" ")
 }
 
 fn escape(text: &str) -> String {
@@ -223,7 +248,7 @@ async fn render(session: &Session) -> Result<String, Error> {
     let lifetime = if browser_close {
         "ends when the browser closes (and on the server after the cookie age)".to_owned()
     } else {
-        format!("expires in {age} s, at {date}")
+        format!("expires in {}, at {date}", human(age))
     };
 
     Ok(format!(
