@@ -46,6 +46,7 @@
 
 mod case;
 mod check;
+pub mod http;
 pub mod probe;
 pub mod report;
 mod runner;
@@ -53,6 +54,7 @@ pub mod store;
 
 pub use case::{CaseInfo, Level, Need};
 pub use check::{CaseResult, Failure};
+pub use http::{HttpSuite, ServerSpec};
 pub use report::{CaseReport, Report, Status};
 pub use runner::{REQUIRE_BACKEND_ENV, SKIP_SLOW_ENV};
 pub use store::{Namespace, StoreSuite};
@@ -65,6 +67,20 @@ macro_rules! store_suite {
     ($name:expr, $factory:expr $(, $method:ident = $value:expr)* $(,)?) => {
         fn main() -> ::std::process::ExitCode {
             $crate::StoreSuite::new($name, $factory)$(.$method($value))*.run_main()
+        }
+    };
+}
+
+/// Defines the `main` of a `harness = false` test that certifies an
+/// adapter: `http_suite!(name, factory, method = value, ...)`, where the
+/// factory starts a server with the probe routes for a [`ServerSpec`] and
+/// returns its address, and each `method = value` calls that
+/// [`HttpSuite`] builder method.
+#[macro_export]
+macro_rules! http_suite {
+    ($name:expr, $factory:expr $(, $method:ident = $value:expr)* $(,)?) => {
+        fn main() -> ::std::process::ExitCode {
+            $crate::HttpSuite::new($name, $factory)$(.$method($value))*.run_main()
         }
     };
 }
