@@ -4,14 +4,26 @@
 fn the_readme_quick_starts_are_the_compiled_examples() {
     let readme = include_str!("../../../README.md");
     for (framework, example) in [
-        ("poem", include_str!("../../../adapters/poem/examples/quickstart.rs")),
-        ("warp", include_str!("../../../adapters/warp/examples/quickstart.rs")),
-        ("rocket", include_str!("../../../adapters/rocket/examples/quickstart.rs")),
+        (
+            "poem",
+            include_str!("../../../adapters/poem/examples/quickstart.rs"),
+        ),
+        (
+            "warp",
+            include_str!("../../../adapters/warp/examples/quickstart.rs"),
+        ),
+        (
+            "rocket",
+            include_str!("../../../adapters/rocket/examples/quickstart.rs"),
+        ),
     ] {
         assert!(
             readme.contains(example),
             "README.md does not show adapters/{framework}/examples/quickstart.rs verbatim"
         );
-        assert!(example.lines().count() < 25, "the {framework} quick start is 25 lines or more");
+        assert!(
+            example.lines().count() < 25,
+            "the {framework} quick start is 25 lines or more"
+        );
     }
 }
