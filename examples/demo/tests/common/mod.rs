@@ -1,0 +1,47 @@
+//! Starts the demo app (the probe routes behind one framework's adapter)
+//! for the conformance kit's HTTP suite.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use session_conformance::ServerSpec;
+use session_core::{MemoryStore, SessionManager, SessionStore};
+
+/// Serves `framework` over `store` with the spec's settings on a loopback
+/// port; returns the address once it accepts connections.
+pub async fn start(
+    framework: &str,
+    store: Arc<dyn SessionStore>,
+    spec: ServerSpec,
+) -> std::io::Result<SocketAddr> {
+    let sessions = SessionManager::new(store).with_config(spec.config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    match framework {
+        "poem" => drop(tokio::spawn(session_demo::serve::poem(sessions, listener))),
+        "warp" => drop(tokio::spawn(session_demo::serve::warp(sessions, listener))),
+        "rocket" => {
+            // Rocket binds by itself: hand it the port just freed.
+            drop(listener);
+            drop(tokio::spawn(session_demo::serve::rocket(sessions, addr)));
+        }
+        other => return Err(std::io::Error::other(format!("unknown framework {other}"))),
+    }
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            return Ok(addr);
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    Err(std::io::Error::other(format!(
+        "{framework} did not start listening on {addr}"
+    )))
+}
+
+/// A fresh `MemoryStore` per server.
+pub fn memory(_spec: &ServerSpec) -> Arc<dyn SessionStore> {
+    Arc::new(MemoryStore::new())
+}

@@ -1,0 +1,10 @@
+//! session-poem over `MemoryStore` passes the kit's HTTP suite.
+
+mod common;
+
+session_conformance::http_suite!(
+    "poem-memory",
+    |spec: session_conformance::ServerSpec| async move {
+        common::start("poem", common::memory(&spec), spec).await
+    }
+);

@@ -1,0 +1,10 @@
+//! session-warp over `MemoryStore` passes the kit's HTTP suite.
+
+mod common;
+
+session_conformance::http_suite!(
+    "warp-memory",
+    |spec: session_conformance::ServerSpec| async move {
+        common::start("warp", common::memory(&spec), spec).await
+    }
+);
