@@ -1,0 +1,320 @@
+//! A [`SessionStore`] that keeps one file per session, like Django's file
+//! backend.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), session_core::Error> {
+//! use session_core::SessionManager;
+//! use session_store_file::FileStore;
+//!
+//! // `sessions` under the OS temp dir, as Django's default.
+//! let sessions = SessionManager::new(FileStore::open_default()?);
+//! # Ok(()) }
+//! ```
+//!
+//! # What to expect
+//!
+//! - **Layout**: `DIR/session-<id>`, one JSON document per session
+//!   ([`Record::encode`]: data, expiry, version). File names are built from
+//!   a validated [`SessionId`] only, so no path can leave the directory.
+//! - **Atomicity**: every write goes to a temporary file in the same
+//!   directory, then is renamed into place, so a crash mid-write leaves the
+//!   old content and readers never see a torn file. `create` links the new
+//!   file in with no-clobber semantics (like `O_EXCL`): of two concurrent
+//!   creates of one ID exactly one wins. Within one process a lock per
+//!   session makes check-then-write operations (`save` never revives,
+//!   versioned saves, `touch`) atomic.
+//! - **Several processes** on one directory: creates stay exclusive and
+//!   files never tear, but a `save` can race a concurrent `delete` from
+//!   another process; use the Redis or PostgreSQL store there.
+//! - **Expiry** is decided by this process's clock (the system clock, or
+//!   [`FileStore::with_clock`]). Expired files are removed when loaded and by
+//!   [`SessionStore::clear_expired`] (Django's `clearsessions`).
+//! - **Corrupt files** (truncated, not JSON) load as [`Error::Corrupt`]:
+//!   core starts an empty session and logs a warning.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use session_core::{
+    Capabilities, Clock, Error, Record, SessionId, SessionStore, SystemClock, async_trait,
+    time::OffsetDateTime,
+};
+
+const PREFIX: &str = "session-";
+const LOCK_STRIPES: usize = 64;
+
+/// One file per session in a directory.
+#[derive(Debug, Clone)]
+pub struct FileStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    dir: PathBuf,
+    clock: Arc<dyn Clock>,
+    locks: Vec<Mutex<()>>,
+}
+
+fn io_error(error: io::Error) -> Error {
+    Error::backend(error)
+}
+
+impl FileStore {
+    /// A store in `dir`, created if missing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Backend`] if the directory cannot be created.
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Self, Error> {
+        let dir = dir.into();
+        fs::create_dir_all(&dir).map_err(io_error)?;
+        Ok(FileStore {
+            inner: Arc::new(Inner {
+                dir,
+                clock: Arc::new(SystemClock),
+                locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+            }),
+        })
+    }
+
+    /// A store in `sessions` under the OS temp dir (Django's default).
+    ///
+    /// # Errors
+    ///
+    /// As [`FileStore::open`].
+    pub fn open_default() -> Result<Self, Error> {
+        Self::open(Self::default_dir())
+    }
+
+    /// `sessions` under the OS temp dir.
+    pub fn default_dir() -> PathBuf {
+        std::env::temp_dir().join("sessions")
+    }
+
+    /// The same store, deciding expiry by `clock`.
+    #[must_use]
+    pub fn with_clock(self, clock: impl Clock) -> Self {
+        FileStore {
+            inner: Arc::new(Inner {
+                dir: self.inner.dir.clone(),
+                clock: Arc::new(clock),
+                locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+            }),
+        }
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// Runs blocking file work off the async threads.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Inner) -> Result<T, Error> + Send + 'static,
+    ) -> Result<T, Error> {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || work(&inner))
+            .await
+            .map_err(|e| Error::backend(format!("file store task failed: {e}")))?
+    }
+}
+
+impl Inner {
+    fn path(&self, id: &SessionId) -> PathBuf {
+        self.dir.join(format!("{PREFIX}{id}"))
+    }
+
+    fn lock(&self, id: &SessionId) -> MutexGuard<'_, ()> {
+        let stripe = id.as_str().bytes().fold(0usize, |h, b| {
+            h.wrapping_mul(31).wrapping_add(usize::from(b))
+        });
+        let lock = self.locks.get(stripe % LOCK_STRIPES).or(self.locks.first());
+        match lock {
+            Some(lock) => lock.lock().unwrap_or_else(PoisonError::into_inner),
+            None => unreachable_lock(),
+        }
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    /// The record in the file, expired or not; `None` if there is no file.
+    fn read(&self, id: &SessionId) -> Result<Option<Record>, Error> {
+        match fs::read(self.path(id)) {
+            Ok(bytes) => Record::decode(id.clone(), &bytes).map(Some),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_error(e)),
+        }
+    }
+
+    /// The live record, removing an expired file on the way.
+    fn live(&self, id: &SessionId) -> Result<Option<Record>, Error> {
+        match self.read(id)? {
+            Some(record) if record.is_expired_at(self.now()) => {
+                self.remove(id)?;
+                Ok(None)
+            }
+            other => Ok(other),
+        }
+    }
+
+    fn remove(&self, id: &SessionId) -> Result<(), Error> {
+        match fs::remove_file(self.path(id)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_error(e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// The record, written to a temporary file in the directory.
+    fn staged(&self, record: &Record) -> Result<tempfile::NamedTempFile, Error> {
+        let mut file = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .tempfile_in(&self.dir)
+            .map_err(io_error)?;
+        file.write_all(&record.encode()?).map_err(io_error)?;
+        file.as_file().sync_data().map_err(io_error)?;
+        Ok(file)
+    }
+
+    /// Renames a full copy of `record` over its file.
+    fn replace(&self, record: &Record) -> Result<(), Error> {
+        self.staged(record)?
+            .persist(self.path(&record.id))
+            .map(drop)
+            .map_err(|e| io_error(e.error))
+    }
+}
+
+/// The stripes are never empty; this keeps the lint against panics honest
+/// without an `expect`.
+fn unreachable_lock() -> MutexGuard<'static, ()> {
+    static FALLBACK: Mutex<()> = Mutex::new(());
+    FALLBACK.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[async_trait]
+impl SessionStore for FileStore {
+    async fn create(&self, record: &Record) -> Result<(), Error> {
+        let record = record.clone();
+        self.blocking(move |inner| {
+            let _guard = inner.lock(&record.id);
+            let staged = inner.staged(&record)?;
+            match staged.persist_noclobber(inner.path(&record.id)) {
+                Ok(_) => Ok(()),
+                Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => {
+                    // Taken, unless what is there has expired or is
+                    // unreadable: then the ID is free again.
+                    match inner.read(&record.id) {
+                        Ok(Some(existing)) if !existing.is_expired_at(inner.now()) => {
+                            Err(Error::id_taken())
+                        }
+                        Ok(_) | Err(Error::Corrupt { .. }) => {
+                            inner.remove(&record.id)?;
+                            e.file
+                                .persist_noclobber(inner.path(&record.id))
+                                .map(drop)
+                                .map_err(|e| match e.error.kind() {
+                                    io::ErrorKind::AlreadyExists => Error::id_taken(),
+                                    _ => io_error(e.error),
+                                })
+                        }
+                        Err(other) => Err(other),
+                    }
+                }
+                Err(e) => Err(io_error(e.error)),
+            }
+        })
+        .await
+    }
+
+    async fn load(&self, id: &SessionId) -> Result<Option<Record>, Error> {
+        let id = id.clone();
+        self.blocking(move |inner| {
+            let _guard = inner.lock(&id);
+            inner.live(&id)
+        })
+        .await
+    }
+
+    async fn save(&self, record: &Record) -> Result<(), Error> {
+        let record = record.clone();
+        self.blocking(move |inner| {
+            let _guard = inner.lock(&record.id);
+            let stored = match inner.live(&record.id) {
+                Ok(Some(stored)) => stored,
+                Ok(None) | Err(Error::Corrupt { .. }) => return Err(Error::NotFound),
+                Err(other) => return Err(other),
+            };
+            if stored.version != record.version {
+                return Err(Error::version_changed());
+            }
+            inner.replace(&record.clone().with_version(record.version.wrapping_add(1)))
+        })
+        .await
+    }
+
+    async fn delete(&self, id: &SessionId) -> Result<(), Error> {
+        let id = id.clone();
+        self.blocking(move |inner| {
+            let _guard = inner.lock(&id);
+            inner.remove(&id)
+        })
+        .await
+    }
+
+    async fn touch(&self, id: &SessionId, expires_at: OffsetDateTime) -> Result<(), Error> {
+        let id = id.clone();
+        self.blocking(move |inner| {
+            let _guard = inner.lock(&id);
+            let Some(mut stored) = inner.live(&id)? else {
+                return Err(Error::NotFound);
+            };
+            stored.expires_at = expires_at;
+            inner.replace(&stored)
+        })
+        .await
+    }
+
+    async fn clear_expired(&self) -> Result<u64, Error> {
+        self.blocking(|inner| {
+            let mut removed = 0;
+            for entry in fs::read_dir(&inner.dir).map_err(io_error)? {
+                let name = entry.map_err(io_error)?.file_name();
+                let Some(id) = name
+                    .to_str()
+                    .and_then(|n| n.strip_prefix(PREFIX))
+                    .and_then(|id| id.parse::<SessionId>().ok())
+                else {
+                    continue;
+                };
+                let _guard = inner.lock(&id);
+                if let Ok(Some(record)) = inner.read(&id)
+                    && record.is_expired_at(inner.now())
+                {
+                    inner.remove(&id)?;
+                    removed += 1;
+                }
+            }
+            Ok(removed)
+        })
+        .await
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::ALL
+    }
+}
