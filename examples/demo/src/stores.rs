@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use session_core::{MemoryStore, SessionStore};
+use session_store_file::FileStore;
 
 use crate::cli::StoreChoice;
 
@@ -10,6 +11,12 @@ use crate::cli::StoreChoice;
 pub async fn open(choice: &StoreChoice) -> Result<Arc<dyn SessionStore>, String> {
     match choice {
         StoreChoice::Memory => Ok(Arc::new(MemoryStore::new())),
+        StoreChoice::File(dir) => {
+            let dir = dir.clone().unwrap_or_else(FileStore::default_dir);
+            let store = FileStore::open(&dir)
+                .map_err(|e| format!("cannot keep sessions in {}: {e}", dir.display()))?;
+            Ok(Arc::new(store))
+        }
         other => Err(format!(
             "the {} store is not available in this build yet",
             describe(other)
@@ -22,7 +29,7 @@ pub fn describe(choice: &StoreChoice) -> String {
     match choice {
         StoreChoice::Memory => "memory".to_owned(),
         StoreChoice::File(Some(dir)) => format!("files in {}", dir.display()),
-        StoreChoice::File(None) => "files in the default directory".to_owned(),
+        StoreChoice::File(None) => format!("files in {}", FileStore::default_dir().display()),
         StoreChoice::Redis(_) => "redis".to_owned(),
         StoreChoice::Postgres(_) => "postgres".to_owned(),
     }
