@@ -1,0 +1,215 @@
+//! A [`SessionStore`] on Redis, through [fred](https://docs.rs/fred).
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), session_core::Error> {
+//! use session_core::SessionManager;
+//! use session_store_redis::RedisStore;
+//!
+//! let store = RedisStore::connect("redis://127.0.0.1:6379").await?;
+//! let sessions = SessionManager::new(store);
+//! # Ok(()) }
+//! ```
+//!
+//! # What to expect
+//!
+//! - **Keys**: `{prefix}{{{id}}}`, e.g. `session:{k3…}` (default prefix
+//!   `session:`, see [`RedisStore::with_prefix`]). The braces are a hash tag:
+//!   in Redis Cluster every key of one session lands on one slot, so the
+//!   scripts below stay atomic. The value is one JSON document
+//!   ([`Record::encode`]: data, expiry, version).
+//! - **Atomicity**: `create` is `SET NX PXAT` (exactly one of concurrent
+//!   creates wins; the reply is checked). `save` is one Lua script that
+//!   checks the key exists and the stored version matches, then
+//!   `SET XX PXAT`: a session deleted by a concurrent logout is never
+//!   revived, and concurrent saves of one version have one winner. `touch`
+//!   is one script that moves the expiry without touching the data.
+//! - **Expiry** is native: Redis removes a key at its absolute `PXAT`
+//!   deadline, by the Redis server's clock, so [`SessionStore::clear_expired`]
+//!   has nothing to do (it returns 0).
+//! - **Crash**: what Redis persists is what survives; with persistence off
+//!   a restart logs everyone out.
+//! - **Connection**: `redis://`, `redis-cluster://`, `redis-sentinel://`
+//!   URLs; `rediss://` with the `tls` feature. Or bring your own fred
+//!   [`Pool`] with [`RedisStore::new`].
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
+use fred::prelude::{
+    ClientLike, Config, Error as FredError, ErrorKind as FredErrorKind, KeysInterface,
+    LuaInterface, Pool,
+};
+use fred::types::{Builder, Expiration, SetOptions};
+use session_core::{
+    Capabilities, Error, Record, SessionId, SessionStore, async_trait, time::OffsetDateTime,
+};
+
+/// Checks the key exists and holds `ARGV[2]` as its version, then writes
+/// `ARGV[1]` with the absolute expiry `ARGV[3]` (ms). 1 written, 0 gone,
+/// -1 another version.
+const SAVE: &str = r#"
+local current = redis.call('GET', KEYS[1])
+if not current then return 0 end
+local version = string.match(current, '^{"exp":%-?%d+,"ver":(%d+),')
+if version ~= ARGV[2] then return -1 end
+redis.call('SET', KEYS[1], ARGV[1], 'XX', 'PXAT', ARGV[3])
+return 1
+"#;
+
+/// Moves the expiry of an existing key to `ARGV[1]` (ms), in the stored
+/// document too. 1 done, 0 gone.
+const TOUCH: &str = r#"
+local current = redis.call('GET', KEYS[1])
+if not current then return 0 end
+local moved = string.gsub(current, '^{"exp":%-?%d+,', '{"exp":' .. ARGV[1] .. ',', 1)
+redis.call('SET', KEYS[1], moved, 'XX', 'PXAT', ARGV[1])
+return 1
+"#;
+
+/// Sessions in Redis.
+#[derive(Clone)]
+pub struct RedisStore {
+    pool: Pool,
+    prefix: String,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+fn map_error(error: FredError) -> Error {
+    match error.kind() {
+        FredErrorKind::IO
+        | FredErrorKind::Timeout
+        | FredErrorKind::Canceled
+        | FredErrorKind::Cluster => Error::unavailable(error),
+        _ => Error::backend(error),
+    }
+}
+
+/// `PXAT` takes a positive number of milliseconds: anything before 1970
+/// is "long ago" (1 ms), which Redis treats as already expired.
+fn pxat(record_ms: i64) -> i64 {
+    record_ms.max(1)
+}
+
+impl RedisStore {
+    /// Connects a pool of 4 connections to `url`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`] if the server cannot be reached,
+    /// [`Error::Backend`] for a malformed URL.
+    pub async fn connect(url: &str) -> Result<Self, Error> {
+        let config = Config::from_url(url).map_err(Error::backend)?;
+        let pool = Builder::from_config(config)
+            .build_pool(4)
+            .map_err(Error::backend)?;
+        pool.init().await.map_err(map_error)?;
+        Ok(Self::new(pool))
+    }
+
+    /// A store on an initialized fred pool.
+    pub fn new(pool: Pool) -> Self {
+        RedisStore {
+            pool,
+            prefix: "session:".to_owned(),
+        }
+    }
+
+    /// Keys start with `prefix`. Default: `"session:"`.
+    #[must_use]
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// The key of a session: `{prefix}{{{id}}}`.
+    pub fn key(&self, id: &SessionId) -> String {
+        format!("{}{{{id}}}", self.prefix)
+    }
+
+    /// The pool, e.g. to close it.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+}
+
+#[async_trait]
+impl SessionStore for RedisStore {
+    async fn create(&self, record: &Record) -> Result<(), Error> {
+        let written: Option<String> = self
+            .pool
+            .set(
+                self.key(&record.id),
+                record.encode()?,
+                Some(Expiration::PXAT(pxat(record.expires_at_unix_ms()))),
+                Some(SetOptions::NX),
+                false,
+            )
+            .await
+            .map_err(map_error)?;
+        match written {
+            Some(_) => Ok(()),
+            None => Err(Error::id_taken()),
+        }
+    }
+
+    async fn load(&self, id: &SessionId) -> Result<Option<Record>, Error> {
+        let stored: Option<Vec<u8>> = self.pool.get(self.key(id)).await.map_err(map_error)?;
+        stored
+            .map(|bytes| Record::decode(id.clone(), &bytes))
+            .transpose()
+    }
+
+    async fn save(&self, record: &Record) -> Result<(), Error> {
+        let next = record.clone().with_version(record.version.wrapping_add(1));
+        let args = vec![
+            String::from_utf8(next.encode()?).map_err(Error::backend)?,
+            record.version.to_string(),
+            pxat(record.expires_at_unix_ms()).to_string(),
+        ];
+        let outcome: i64 = self
+            .pool
+            .eval(SAVE, vec![self.key(&record.id)], args)
+            .await
+            .map_err(map_error)?;
+        match outcome {
+            1 => Ok(()),
+            0 => Err(Error::NotFound),
+            _ => Err(Error::version_changed()),
+        }
+    }
+
+    async fn delete(&self, id: &SessionId) -> Result<(), Error> {
+        let _: i64 = self.pool.del(self.key(id)).await.map_err(map_error)?;
+        Ok(())
+    }
+
+    async fn touch(&self, id: &SessionId, expires_at: OffsetDateTime) -> Result<(), Error> {
+        let ms = i64::try_from(expires_at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+        let outcome: i64 = self
+            .pool
+            .eval(TOUCH, vec![self.key(id)], vec![pxat(ms).to_string()])
+            .await
+            .map_err(map_error)?;
+        match outcome {
+            1 => Ok(()),
+            _ => Err(Error::NotFound),
+        }
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::NONE.with_touch(true).with_versioned(true)
+    }
+}

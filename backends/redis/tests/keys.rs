@@ -1,0 +1,82 @@
+//! What only Redis can get wrong: the TTL of each key and its name.
+
+use fred::prelude::KeysInterface;
+use session_core::{Record, SessionData, SessionId, SessionStore, time};
+use session_store_redis::RedisStore;
+
+async fn store(prefix: &str) -> RedisStore {
+    let url = std::env::var("SESSION_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    RedisStore::connect(&url)
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "Redis at {url} is unreachable ({e}); start it with `redis-server --daemonize yes`"
+            )
+        })
+        .with_prefix(prefix)
+}
+
+#[tokio::test]
+async fn keys_carry_the_ttl_the_record_asked_for_and_the_prefix() {
+    let prefix = format!("ttl_{}:", &SessionId::generate().as_str()[..12]);
+    let store = store(&prefix).await;
+    let id = SessionId::generate();
+    let now = time::OffsetDateTime::now_utc();
+    store
+        .create(&Record::new(
+            id.clone(),
+            SessionData::new(),
+            now + time::Duration::seconds(600),
+        ))
+        .await
+        .unwrap();
+    let key = format!("{prefix}{{{id}}}");
+    assert_eq!(store.key(&id), key);
+    let pttl: i64 = store.pool().pttl(&key).await.unwrap();
+    assert!(
+        (599_000..=601_000).contains(&pttl),
+        "PTTL after create is {pttl} ms, not 600 s ± 1 s"
+    );
+
+    let record = Record::new(
+        id.clone(),
+        SessionData::new(),
+        now + time::Duration::seconds(3600),
+    );
+    store.save(&record).await.unwrap();
+    let pttl: i64 = store.pool().pttl(&key).await.unwrap();
+    assert!(
+        (3_599_000..=3_601_000).contains(&pttl),
+        "PTTL after save is {pttl} ms, not 3600 s ± 1 s"
+    );
+
+    store
+        .touch(&id, now + time::Duration::seconds(60))
+        .await
+        .unwrap();
+    let pttl: i64 = store.pool().pttl(&key).await.unwrap();
+    assert!(
+        (59_000..=61_000).contains(&pttl),
+        "PTTL after touch is {pttl} ms, not 60 s ± 1 s"
+    );
+
+    let unprefixed: i64 = store
+        .pool()
+        .exists(format!("session:{{{id}}}"))
+        .await
+        .unwrap();
+    assert_eq!(
+        unprefixed, 0,
+        "a key was written without the configured prefix"
+    );
+    store.delete(&id).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_unavailable() {
+    let err = RedisStore::connect("redis://127.0.0.1:1")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), session_core::ErrorKind::Unavailable, "{err}");
+}
