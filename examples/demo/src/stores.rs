@@ -4,6 +4,8 @@ use std::sync::Arc;
 
 use session_core::{MemoryStore, SessionStore};
 use session_store_file::FileStore;
+use session_store_postgres::PostgresStore;
+use session_store_redis::RedisStore;
 
 use crate::cli::StoreChoice;
 
@@ -17,10 +19,22 @@ pub async fn open(choice: &StoreChoice) -> Result<Arc<dyn SessionStore>, String>
                 .map_err(|e| format!("cannot keep sessions in {}: {e}", dir.display()))?;
             Ok(Arc::new(store))
         }
-        other => Err(format!(
-            "the {} store is not available in this build yet",
-            describe(other)
-        )),
+        StoreChoice::Redis(url) => {
+            let store = RedisStore::connect(url)
+                .await
+                .map_err(|e| format!("cannot reach Redis at {url}: {e}"))?;
+            Ok(Arc::new(store))
+        }
+        StoreChoice::Postgres(url) => {
+            let store = PostgresStore::connect(url)
+                .await
+                .map_err(|e| format!("cannot reach PostgreSQL: {e}"))?;
+            store
+                .migrate()
+                .await
+                .map_err(|e| format!("cannot create the sessions table: {e}"))?;
+            Ok(Arc::new(store))
+        }
     }
 }
 

@@ -41,6 +41,41 @@ pub async fn start(
     )))
 }
 
+/// The Redis the tests use.
+pub fn redis_url() -> String {
+    std::env::var("SESSION_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// The PostgreSQL the tests use.
+pub fn postgres_url() -> String {
+    std::env::var("SESSION_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// A Redis store whose keys start with the spec's namespace.
+pub async fn redis(spec: &ServerSpec) -> Result<Arc<dyn SessionStore>, session_core::Error> {
+    let store = session_store_redis::RedisStore::connect(&redis_url()).await?;
+    Ok(Arc::new(store.with_prefix(format!("{}:", spec.namespace))))
+}
+
+static POSTGRES: tokio::sync::OnceCell<session_store_postgres::PostgresStore> =
+    tokio::sync::OnceCell::const_new();
+
+/// One PostgreSQL store (one pool, one table) for every server of the run:
+/// session IDs are random, so the HTTP cases never meet each other's rows.
+pub async fn postgres(_spec: &ServerSpec) -> Result<Arc<dyn SessionStore>, session_core::Error> {
+    let store = POSTGRES
+        .get_or_try_init(|| async {
+            let store = session_store_postgres::PostgresStore::connect(&postgres_url())
+                .await?
+                .with_table("session_demo_http", "sessions")?;
+            store.migrate().await?;
+            Ok::<_, session_core::Error>(store)
+        })
+        .await?;
+    Ok(Arc::new(store.clone()))
+}
+
 /// A fresh `MemoryStore` per server.
 pub fn memory(_spec: &ServerSpec) -> Arc<dyn SessionStore> {
     Arc::new(MemoryStore::new())
