@@ -6,20 +6,20 @@ fn the_readme_quick_starts_are_the_compiled_examples() {
     for (framework, example) in [
         (
             "poem",
-            include_str!("../../../adapters/poem/examples/quickstart.rs"),
+            include_str!("../../../adapters/poem/examples/poem_quickstart.rs"),
         ),
         (
             "warp",
-            include_str!("../../../adapters/warp/examples/quickstart.rs"),
+            include_str!("../../../adapters/warp/examples/warp_quickstart.rs"),
         ),
         (
             "rocket",
-            include_str!("../../../adapters/rocket/examples/quickstart.rs"),
+            include_str!("../../../adapters/rocket/examples/rocket_quickstart.rs"),
         ),
     ] {
         assert!(
             readme.contains(example),
-            "README.md does not show adapters/{framework}/examples/quickstart.rs verbatim"
+            "README.md does not show adapters/{framework}/examples/{framework}_quickstart.rs verbatim"
         );
         assert!(
             example.lines().count() < 25,

@@ -1,4 +1,4 @@
-//! A visit counter on 127.0.0.1:3000: `cargo run -p session-warp --example quickstart`.
+//! A visit counter on 127.0.0.1:3000: `cargo run -p session-warp --example warp_quickstart`.
 
 use session_core::{MemoryStore, SessionManager};
 use session_warp::{Session, SessionError, Sessions};

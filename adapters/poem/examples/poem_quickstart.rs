@@ -1,4 +1,4 @@
-//! A visit counter on 127.0.0.1:3000: `cargo run -p session-poem --example quickstart`.
+//! A visit counter on 127.0.0.1:3000: `cargo run -p session-poem --example poem_quickstart`.
 
 use poem::{EndpointExt, Route, Server, get, handler, listener::TcpListener};
 use session_core::{MemoryStore, SessionManager};

@@ -1,4 +1,4 @@
-//! A visit counter on 127.0.0.1:3000: `cargo run -p session-rocket --example quickstart`.
+//! A visit counter on 127.0.0.1:3000: `cargo run -p session-rocket --example rocket_quickstart`.
 
 use rocket::{get, launch, routes};
 use session_core::{MemoryStore, SessionManager};
