@@ -30,14 +30,22 @@ async fn clears_100_000_expired_rows_in_batches_and_keeps_1_000_live_ones() {
              FROM generate_series(1, {count}) AS i"
         )
     };
-    sqlx::query(AssertSqlSafe(fill(100_000, "expired", "now() - interval '1 hour'")))
-        .execute(store.pool())
-        .await
-        .unwrap();
-    sqlx::query(AssertSqlSafe(fill(1_000, "live", "now() + interval '1 day'")))
-        .execute(store.pool())
-        .await
-        .unwrap();
+    sqlx::query(AssertSqlSafe(fill(
+        100_000,
+        "expired",
+        "now() - interval '1 hour'",
+    )))
+    .execute(store.pool())
+    .await
+    .unwrap();
+    sqlx::query(AssertSqlSafe(fill(
+        1_000,
+        "live",
+        "now() + interval '1 day'",
+    )))
+    .execute(store.pool())
+    .await
+    .unwrap();
 
     let cleared = store.clear_expired_in_batches().await.unwrap();
     assert_eq!(
