@@ -73,7 +73,8 @@ services_host_port() {
 services_redis_answers() {
     local host port reply
     read -r host port <<<"$(services_host_port "$1" 6379)"
-    exec 3<>"/dev/tcp/$host/$port" 2>/dev/null || return 1
+    # The braces keep 2>/dev/null from applying to the whole shell.
+    { exec 3<>"/dev/tcp/$host/$port"; } 2>/dev/null || return 1
     printf 'PING\r\n' >&3
     read -r -t 2 reply <&3 || true
     exec 3>&-
