@@ -73,6 +73,79 @@ impl Planned {
     }
 }
 
+/// What the runner needs from a suite (the store suite, the HTTP suite), so
+/// planning, reachability reports and the three ways of running live once.
+pub(crate) trait Suite: Clone + Send + Sync + 'static {
+    /// One case of the catalogue.
+    type Case: Copy + Send + Sync + 'static;
+    /// `store` or `http`, for the report.
+    const KIND: &'static str;
+    /// The catalogue.
+    fn cases() -> &'static [Self::Case];
+    /// A case's catalogue entry.
+    fn info(case: &Self::Case) -> CaseInfo;
+    /// The suite's name (the report's file name).
+    fn name(&self) -> &str;
+    /// What to tell the user when the implementation is unreachable.
+    fn hint(&self) -> Option<&str>;
+    /// Why this implementation cannot run `case`, if it cannot.
+    fn skip(&self, case: &Self::Case) -> Option<String>;
+    /// Whether the implementation answers at all.
+    fn reachability(&self) -> BoxFuture<'_, Result<(), String>>;
+    /// Runs one case on a fresh namespace or server.
+    fn run_case(self: Arc<Self>, case: Self::Case) -> BoxFuture<'static, CaseResult>;
+}
+
+/// Checks once that the implementation answers, then plans every case.
+pub(crate) async fn plan<S: Suite>(suite: &S) -> Vec<Planned> {
+    let unavailable = suite
+        .reachability()
+        .await
+        .err()
+        .map(|error| match suite.hint() {
+            Some(hint) => format!("{} is unreachable ({error}). {hint}", suite.name()),
+            None => format!("{} is unreachable ({error})", suite.name()),
+        });
+    let shared = Arc::new(suite.clone());
+    S::cases()
+        .iter()
+        .map(|case| {
+            let plan = if let Some(reason) = &unavailable {
+                Plan::Unavailable(reason.clone())
+            } else if let Some(reason) = shared.skip(case) {
+                Plan::Ignore(reason)
+            } else {
+                let shared = Arc::clone(&shared);
+                let case = *case;
+                Plan::Run(Box::new(move || shared.run_case(case)))
+            };
+            Planned {
+                info: S::info(case),
+                plan,
+            }
+        })
+        .collect()
+}
+
+/// Runs a suite in-process; `require` overrides the environment's answer
+/// to "is an unreachable implementation a failure?".
+pub(crate) async fn run_suite<S: Suite>(suite: &S, require: Option<bool>) -> Vec<CaseReport> {
+    let planned = plan(suite).await;
+    run_all_with(
+        planned,
+        require.unwrap_or_else(|| env_flag(REQUIRE_BACKEND_ENV)),
+    )
+    .await
+}
+
+/// The `main` of a `harness = false` test for a suite.
+pub(crate) fn suite_main<S: Suite>(suite: S) -> ExitCode {
+    let name = suite.name().to_owned();
+    run_main(&name, S::KIND, move |runtime| {
+        runtime.block_on(plan(&suite))
+    })
+}
+
 /// A multi-threaded runtime shared by every case of a run, so that pools
 /// and connections a factory caches stay on one runtime.
 pub(crate) fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
@@ -83,14 +156,9 @@ pub(crate) fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 }
 
 /// Runs every case in-process, a few at a time, and returns the rows in
-/// catalogue order.
-pub(crate) async fn run_all(planned: Vec<Planned>) -> Vec<CaseReport> {
-    run_all_with(planned, env_flag(REQUIRE_BACKEND_ENV)).await
-}
-
-/// [`run_all`] with an explicit answer to "is an unreachable backend a
-/// failure?" instead of the environment's.
-pub(crate) async fn run_all_with(planned: Vec<Planned>, require: bool) -> Vec<CaseReport> {
+/// catalogue order; `require` says whether an unreachable implementation
+/// fails.
+async fn run_all_with(planned: Vec<Planned>, require: bool) -> Vec<CaseReport> {
     let skip_slow = env_flag(SKIP_SLOW_ENV);
     let limit = Arc::new(tokio::sync::Semaphore::new(8));
     let mut tasks = Vec::new();
@@ -114,7 +182,7 @@ pub(crate) async fn run_all_with(planned: Vec<Planned>, require: bool) -> Vec<Ca
 
 /// The `main` of a `harness = false` test: one libtest trial per case, then
 /// the report files.
-pub(crate) fn run_main(
+fn run_main(
     suite: &str,
     kind: &'static str,
     build: impl FnOnce(&tokio::runtime::Runtime) -> Vec<Planned>,

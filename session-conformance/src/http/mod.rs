@@ -12,7 +12,7 @@ use session_core::{BoxError, Config, SessionId};
 
 use crate::check::chain;
 use crate::report::CaseReport;
-use crate::runner::{self, BoxFuture, Plan, Planned};
+use crate::runner::{self, BoxFuture};
 use crate::{CaseInfo, CaseResult, Failure};
 
 mod cases;
@@ -82,42 +82,19 @@ impl HttpSuite {
 
     /// Runs every case in-process; one row each.
     pub async fn run(&self) -> Vec<CaseReport> {
-        runner::run_all(self.plan().await).await
+        runner::run_suite(self, None).await
     }
 
     /// [`HttpSuite::run`] with an explicit answer to "is an unreachable
     /// server a failure?".
     pub async fn run_requiring(&self, require_backend: bool) -> Vec<CaseReport> {
-        runner::run_all_with(self.plan().await, require_backend).await
+        runner::run_suite(self, Some(require_backend)).await
     }
 
     /// The `main` of a `harness = false` test: one libtest trial per case,
     /// then the report under `target/session-conformance/`.
     pub fn run_main(self) -> ExitCode {
-        let name = self.name.clone();
-        runner::run_main(&name, "http", move |runtime| runtime.block_on(self.plan()))
-    }
-
-    async fn plan(&self) -> Vec<Planned> {
-        let unavailable = self.reachability().await.err();
-        let shared = Arc::new(self.clone());
-        cases::ALL
-            .iter()
-            .map(|case| {
-                let plan = match &unavailable {
-                    Some(reason) => Plan::Unavailable(reason.clone()),
-                    None => {
-                        let shared = Arc::clone(&shared);
-                        let case = *case;
-                        Plan::Run(Box::new(move || Box::pin(shared.run_case(case))))
-                    }
-                };
-                Planned {
-                    info: case.info,
-                    plan,
-                }
-            })
-            .collect()
+        runner::suite_main(self)
     }
 
     async fn start(&self, config: Config) -> Result<(SocketAddr, Config), Failure> {
@@ -132,24 +109,21 @@ impl HttpSuite {
     }
 
     async fn reachability(&self) -> Result<(), String> {
-        let result = match self.start(Config::default()).await {
-            Ok((addr, config)) => match Client::new(addr, config.cookie_name())
-                .get("/probe/noop")
-                .await
-            {
-                Ok(answer) if answer.status == 200 => Ok(()),
-                Ok(answer) => Err(format!(
-                    "GET /probe/noop answered {}, not 200",
-                    answer.status
-                )),
-                Err(failure) => Err(failure.message().to_owned()),
-            },
+        let (addr, config) = self
+            .start(Config::default())
+            .await
+            .map_err(|f| f.message().to_owned())?;
+        match Client::new(addr, config.cookie_name())
+            .get("/probe/noop")
+            .await
+        {
+            Ok(answer) if answer.status == 200 => Ok(()),
+            Ok(answer) => Err(format!(
+                "GET /probe/noop answered {}, not 200",
+                answer.status
+            )),
             Err(failure) => Err(failure.message().to_owned()),
-        };
-        result.map_err(|error| match &self.hint {
-            Some(hint) => format!("{}: no server ({error}). {hint}", self.name),
-            None => format!("{}: no server ({error})", self.name),
-        })
+        }
     }
 
     async fn run_case(self: Arc<Self>, case: HttpCase) -> CaseResult {
@@ -161,6 +135,39 @@ impl HttpSuite {
 fn namespace() -> String {
     let id = SessionId::generate();
     format!("hx_{}", id.as_str().get(..20).unwrap_or("x"))
+}
+
+impl runner::Suite for HttpSuite {
+    type Case = HttpCase;
+    const KIND: &'static str = "http";
+
+    fn cases() -> &'static [HttpCase] {
+        &cases::ALL
+    }
+
+    fn info(case: &HttpCase) -> CaseInfo {
+        case.info
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn hint(&self) -> Option<&str> {
+        self.hint.as_deref()
+    }
+
+    fn skip(&self, _: &HttpCase) -> Option<String> {
+        None
+    }
+
+    fn reachability(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(HttpSuite::reachability(self))
+    }
+
+    fn run_case(self: Arc<Self>, case: HttpCase) -> BoxFuture<'static, CaseResult> {
+        Box::pin(HttpSuite::run_case(self, case))
+    }
 }
 
 /// What an HTTP case works with: a server of its own.

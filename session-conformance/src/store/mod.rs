@@ -11,7 +11,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::check::chain;
 use crate::report::CaseReport;
-use crate::runner::{self, BoxFuture, Plan, Planned};
+use crate::runner::{self, BoxFuture};
 use crate::{CaseInfo, CaseResult, Failure, Need};
 
 mod cases;
@@ -147,7 +147,7 @@ impl StoreSuite {
     /// Runs every case in-process and returns one row each (the kit's
     /// self-test uses it). Call it from async code.
     pub async fn run(&self) -> Vec<CaseReport> {
-        runner::run_all(self.plan().await).await
+        runner::run_suite(self, None).await
     }
 
     /// [`StoreSuite::run`], with `require_backend` deciding whether an
@@ -155,41 +155,13 @@ impl StoreSuite {
     /// `SESSION_CONFORMANCE_REQUIRE_BACKEND=1` does) or reports it
     /// unavailable.
     pub async fn run_requiring(&self, require_backend: bool) -> Vec<CaseReport> {
-        runner::run_all_with(self.plan().await, require_backend).await
+        runner::run_suite(self, Some(require_backend)).await
     }
 
     /// The `main` of a `harness = false` test: one libtest trial per case,
     /// then the report under `target/session-conformance/`.
     pub fn run_main(self) -> ExitCode {
-        let name = self.name.clone();
-        runner::run_main(&name, "store", move |runtime| runtime.block_on(self.plan()))
-    }
-
-    /// Checks once that the backend answers, then plans every case.
-    async fn plan(&self) -> Vec<Planned> {
-        let unavailable = self.reachability().await.err();
-        let shared = Arc::new(self.clone());
-        cases::ALL
-            .iter()
-            .map(|case| {
-                let plan = if let Some(reason) = &unavailable {
-                    Plan::Unavailable(reason.clone())
-                } else if let Some(missing) = shared.lacks(case.info.needs) {
-                    Plan::Ignore(format!(
-                        "needs {missing}, which {} does not declare",
-                        shared.name
-                    ))
-                } else {
-                    let shared = Arc::clone(&shared);
-                    let run = case.run;
-                    Plan::Run(Box::new(move || Box::pin(shared.run_case(run))))
-                };
-                Planned {
-                    info: case.info,
-                    plan,
-                }
-            })
-            .collect()
+        runner::suite_main(self)
     }
 
     fn lacks(&self, need: Need) -> Option<Need> {
@@ -216,10 +188,7 @@ impl StoreSuite {
         if let Some(teardown) = &self.teardown {
             teardown(ns).await;
         }
-        result.map_err(|error| match &self.hint {
-            Some(hint) => format!("{} is unreachable ({error}). {hint}", self.name),
-            None => format!("{} is unreachable ({error})", self.name),
-        })
+        result
     }
 
     async fn make(&self, ns: &Namespace) -> Result<Arc<dyn SessionStore>, Failure> {
@@ -250,6 +219,40 @@ impl StoreSuite {
             }
         }
         result
+    }
+}
+
+impl runner::Suite for StoreSuite {
+    type Case = StoreCase;
+    const KIND: &'static str = "store";
+
+    fn cases() -> &'static [StoreCase] {
+        &cases::ALL
+    }
+
+    fn info(case: &StoreCase) -> CaseInfo {
+        case.info
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn hint(&self) -> Option<&str> {
+        self.hint.as_deref()
+    }
+
+    fn skip(&self, case: &StoreCase) -> Option<String> {
+        self.lacks(case.info.needs)
+            .map(|missing| format!("needs {missing}, which {} does not declare", self.name))
+    }
+
+    fn reachability(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(StoreSuite::reachability(self))
+    }
+
+    fn run_case(self: Arc<Self>, case: StoreCase) -> BoxFuture<'static, CaseResult> {
+        Box::pin(StoreSuite::run_case(self, case.run))
     }
 }
 
