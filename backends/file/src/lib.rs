@@ -17,20 +17,31 @@
 //!   ([`Record::encode`]: data, expiry, version). File names are built from
 //!   a validated [`SessionId`] only, so no path can leave the directory.
 //! - **Atomicity**: every write goes to a temporary file in the same
-//!   directory, then is renamed into place, so a crash mid-write leaves the
-//!   old content and readers never see a torn file. `create` links the new
-//!   file in with no-clobber semantics (like `O_EXCL`): of two concurrent
-//!   creates of one ID exactly one wins. Within one process a lock per
-//!   session makes check-then-write operations (`save` never revives,
-//!   versioned saves, `touch`) atomic.
-//! - **Several processes** on one directory: creates stay exclusive and
-//!   files never tear, but a `save` can race a concurrent `delete` from
-//!   another process; use the Redis or PostgreSQL store there.
+//!   directory, then is renamed into place, so readers never see a torn
+//!   file. `create` links the new file in with no-clobber semantics (like
+//!   `O_EXCL`). Every check-then-write (`create` over an expired file,
+//!   `save` that must not revive a deleted session, versioned saves,
+//!   `touch`, the expiry sweep) runs under an exclusive advisory lock
+//!   ([`File::lock`](std::fs::File::lock): `flock` on Unix, `LockFileEx` on
+//!   Windows) on one of 64 lock files `DIR/.lock-NN` chosen by the ID, so
+//!   it is atomic between threads and between processes sharing the
+//!   directory. The lock files are never removed.
+//! - **Several processes** on one directory are therefore fine, on a local
+//!   file system; advisory locks over NFS or SMB are only as good as the
+//!   server's lock support, so use the Redis or PostgreSQL store there.
+//! - **Crash**: a crash mid-write leaves the old content (the rename never
+//!   happened) plus a `.tmp-*` file, which
+//!   [`SessionStore::clear_expired`] removes once it is an hour old; locks
+//!   die with their process. Files are written with `fsync` before the
+//!   rename, but the directory is not synced, so after a power loss a
+//!   session can come back in its previous state.
 //! - **Expiry** is decided by this process's clock (the system clock, or
 //!   [`FileStore::with_clock`]). Expired files are removed when loaded and by
 //!   [`SessionStore::clear_expired`] (Django's `clearsessions`).
 //! - **Corrupt files** (truncated, not JSON) load as [`Error::Corrupt`]:
 //!   core starts an empty session and logs a warning.
+//! - **Permissions**: session files are created `0600` and a missing
+//!   directory `0700` (Unix), so other local users cannot read sessions.
 #![cfg_attr(
     not(test),
     deny(
@@ -41,10 +52,11 @@
     )
 )]
 
-use std::fs;
+use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use session_core::{
     Capabilities, Clock, Error, Record, SessionId, SessionStore, SystemClock, async_trait,
@@ -52,7 +64,10 @@ use session_core::{
 };
 
 const PREFIX: &str = "session-";
-const LOCK_STRIPES: usize = 64;
+const TEMP_PREFIX: &str = ".tmp-";
+const LOCK_STRIPES: u32 = 64;
+/// A temporary file this old is the leftover of a crashed write.
+const STALE_TEMP: Duration = Duration::from_secs(3600);
 
 /// One file per session in a directory.
 #[derive(Debug, Clone)]
@@ -64,7 +79,17 @@ pub struct FileStore {
 struct Inner {
     dir: PathBuf,
     clock: Arc<dyn Clock>,
-    locks: Vec<Mutex<()>>,
+}
+
+/// An exclusive lock on one stripe; released when dropped (closing the
+/// file releases it even if unlocking fails).
+#[derive(Debug)]
+struct StripeLock(File);
+
+impl Drop for StripeLock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
 }
 
 fn io_error(error: io::Error) -> Error {
@@ -79,17 +104,27 @@ impl FileStore {
     /// [`Error::Backend`] if the directory cannot be created.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self, Error> {
         let dir = dir.into();
-        fs::create_dir_all(&dir).map_err(io_error)?;
+        let mut builder = fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(&dir).map_err(io_error)?;
         Ok(FileStore {
             inner: Arc::new(Inner {
                 dir,
                 clock: Arc::new(SystemClock),
-                locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
             }),
         })
     }
 
     /// A store in `sessions` under the OS temp dir (Django's default).
+    ///
+    /// # Warning
+    ///
+    /// The temp dir is shared: a local user who creates `sessions` there
+    /// before your application owns the directory and can delete or plant
+    /// session files. In production, [`FileStore::open`] a directory only
+    /// your application can write.
     ///
     /// # Errors
     ///
@@ -110,7 +145,6 @@ impl FileStore {
             inner: Arc::new(Inner {
                 dir: self.inner.dir.clone(),
                 clock: Arc::new(clock),
-                locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
             }),
         }
     }
@@ -137,15 +171,24 @@ impl Inner {
         self.dir.join(format!("{PREFIX}{id}"))
     }
 
-    fn lock(&self, id: &SessionId) -> MutexGuard<'_, ()> {
-        let stripe = id.as_str().bytes().fold(0usize, |h, b| {
-            h.wrapping_mul(31).wrapping_add(usize::from(b))
-        });
-        let lock = self.locks.get(stripe % LOCK_STRIPES).or(self.locks.first());
-        match lock {
-            Some(lock) => lock.lock().unwrap_or_else(PoisonError::into_inner),
-            None => unreachable_lock(),
-        }
+    /// Takes the exclusive lock of `id`'s stripe, waiting for it. Every
+    /// call opens the lock file anew, so the lock excludes other threads of
+    /// this process as well as other processes.
+    fn lock(&self, id: &SessionId) -> Result<StripeLock, Error> {
+        let stripe = id
+            .as_str()
+            .bytes()
+            .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
+            % LOCK_STRIPES;
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(self.dir.join(format!(".lock-{stripe:02}")))
+            .map_err(io_error)?;
+        file.lock().map_err(io_error)?;
+        Ok(StripeLock(file))
     }
 
     fn now(&self) -> OffsetDateTime {
@@ -182,7 +225,7 @@ impl Inner {
     /// The record, written to a temporary file in the directory.
     fn staged(&self, record: &Record) -> Result<tempfile::NamedTempFile, Error> {
         let mut file = tempfile::Builder::new()
-            .prefix(".tmp-")
+            .prefix(TEMP_PREFIX)
             .tempfile_in(&self.dir)
             .map_err(io_error)?;
         file.write_all(&record.encode()?).map_err(io_error)?;
@@ -199,11 +242,17 @@ impl Inner {
     }
 }
 
-/// The stripes are never empty; this keeps the lint against panics honest
-/// without an `expect`.
-fn unreachable_lock() -> MutexGuard<'static, ()> {
-    static FALLBACK: Mutex<()> = Mutex::new(());
-    FALLBACK.lock().unwrap_or_else(PoisonError::into_inner)
+/// Removes a temporary file left by a write that crashed before its rename.
+fn remove_if_stale(entry: &fs::DirEntry) {
+    let stale = entry
+        .metadata()
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|modified| SystemTime::now().duration_since(modified).ok())
+        .is_some_and(|age| age >= STALE_TEMP);
+    if stale {
+        let _ = fs::remove_file(entry.path());
+    }
 }
 
 #[async_trait]
@@ -211,7 +260,7 @@ impl SessionStore for FileStore {
     async fn create(&self, record: &Record) -> Result<(), Error> {
         let record = record.clone();
         self.blocking(move |inner| {
-            let _guard = inner.lock(&record.id);
+            let _lock = inner.lock(&record.id)?;
             let staged = inner.staged(&record)?;
             match staged.persist_noclobber(inner.path(&record.id)) {
                 Ok(_) => Ok(()),
@@ -243,9 +292,16 @@ impl SessionStore for FileStore {
 
     async fn load(&self, id: &SessionId) -> Result<Option<Record>, Error> {
         let id = id.clone();
-        self.blocking(move |inner| {
-            let _guard = inner.lock(&id);
-            inner.live(&id)
+        self.blocking(move |inner| match inner.read(&id)? {
+            // Renames are atomic: a live file needs no lock to be read.
+            Some(record) if !record.is_expired_at(inner.now()) => Ok(Some(record)),
+            None => Ok(None),
+            // Expired: remove it under the lock, unless a create replaced it
+            // meanwhile.
+            Some(_) => {
+                let _lock = inner.lock(&id)?;
+                inner.live(&id)
+            }
         })
         .await
     }
@@ -253,7 +309,7 @@ impl SessionStore for FileStore {
     async fn save(&self, record: &Record) -> Result<(), Error> {
         let record = record.clone();
         self.blocking(move |inner| {
-            let _guard = inner.lock(&record.id);
+            let _lock = inner.lock(&record.id)?;
             let stored = match inner.live(&record.id) {
                 Ok(Some(stored)) => stored,
                 Ok(None) | Err(Error::Corrupt { .. }) => return Err(Error::NotFound),
@@ -270,7 +326,7 @@ impl SessionStore for FileStore {
     async fn delete(&self, id: &SessionId) -> Result<(), Error> {
         let id = id.clone();
         self.blocking(move |inner| {
-            let _guard = inner.lock(&id);
+            let _lock = inner.lock(&id)?;
             inner.remove(&id)
         })
         .await
@@ -279,7 +335,7 @@ impl SessionStore for FileStore {
     async fn touch(&self, id: &SessionId, expires_at: OffsetDateTime) -> Result<(), Error> {
         let id = id.clone();
         self.blocking(move |inner| {
-            let _guard = inner.lock(&id);
+            let _lock = inner.lock(&id)?;
             let Some(mut stored) = inner.live(&id)? else {
                 return Err(Error::NotFound);
             };
@@ -293,20 +349,29 @@ impl SessionStore for FileStore {
         self.blocking(|inner| {
             let mut removed = 0;
             for entry in fs::read_dir(&inner.dir).map_err(io_error)? {
-                let name = entry.map_err(io_error)?.file_name();
+                let entry = entry.map_err(io_error)?;
+                let name = entry.file_name();
+                let Some(name) = name.to_str() else { continue };
+                if name.starts_with(TEMP_PREFIX) {
+                    remove_if_stale(&entry);
+                    continue;
+                }
                 let Some(id) = name
-                    .to_str()
-                    .and_then(|n| n.strip_prefix(PREFIX))
+                    .strip_prefix(PREFIX)
                     .and_then(|id| id.parse::<SessionId>().ok())
                 else {
                     continue;
                 };
-                let _guard = inner.lock(&id);
-                if let Ok(Some(record)) = inner.read(&id)
-                    && record.is_expired_at(inner.now())
-                {
-                    inner.remove(&id)?;
-                    removed += 1;
+                // Check without the lock, then again under it before removing.
+                let expired = |inner: &Inner| {
+                    matches!(inner.read(&id), Ok(Some(r)) if r.is_expired_at(inner.now()))
+                };
+                if expired(inner) {
+                    let _lock = inner.lock(&id)?;
+                    if expired(inner) {
+                        inner.remove(&id)?;
+                        removed += 1;
+                    }
                 }
             }
             Ok(removed)

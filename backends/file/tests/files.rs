@@ -14,6 +14,17 @@ fn fresh_dir(name: &str) -> std::path::PathBuf {
     dir
 }
 
+/// The names in `dir`, without the store's fixed lock files.
+fn entries(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| !n.starts_with(".lock-"))
+        .collect();
+    names.sort();
+    names
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixteen_concurrent_writers_leave_a_file_that_parses() {
     let dir = fresh_dir("writers");
@@ -24,13 +35,14 @@ async fn sixteen_concurrent_writers_leave_a_file_that_parses() {
         .create(&Record::new(id.clone(), SessionData::new(), expires))
         .await
         .unwrap();
-    // Separate store handles do not share the in-process locks, like
-    // separate processes: only the atomic rename keeps the file whole.
+    // One store handle per writer, like one process each: they share
+    // nothing but the directory.
     let writers: Vec<_> = (0..16)
         .map(|writer| {
             let store = FileStore::open(&dir).unwrap();
             let id = id.clone();
             tokio::spawn(async move {
+                let mut won = 0u64;
                 for round in 0..20 {
                     let mut data = SessionData::new();
                     data.insert("writer".into(), json!(writer));
@@ -40,13 +52,18 @@ async fn sixteen_concurrent_writers_leave_a_file_that_parses() {
                     );
                     let record = Record::new(id.clone(), data, expires);
                     let stored = store.load(&id).await.unwrap().unwrap();
-                    let _ = store.save(&record.with_version(stored.version)).await;
+                    match store.save(&record.with_version(stored.version)).await {
+                        Ok(()) => won += 1,
+                        Err(e) => assert_eq!(e.kind(), session_core::ErrorKind::Conflict),
+                    }
                 }
+                won
             })
         })
         .collect();
+    let mut saves = 0;
     for writer in writers {
-        writer.await.unwrap();
+        saves += writer.await.unwrap();
     }
     let bytes = std::fs::read(dir.join(format!("session-{id}"))).unwrap();
     let record =
@@ -57,15 +74,51 @@ async fn sixteen_concurrent_writers_leave_a_file_that_parses() {
         payload.len() >= 10_000 + usize::try_from(writer).unwrap() * 1000,
         "a torn payload"
     );
-    let leftovers: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
     assert_eq!(
-        leftovers.len(),
-        1,
-        "temporary files left behind: {leftovers:?}"
+        record.version, saves,
+        "{saves} saves reported success but the version moved {} times: \
+         two versioned saves passed the check at once",
+        record.version
     );
+    assert_eq!(
+        entries(&dir),
+        [format!("session-{id}")],
+        "temporary files left behind"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creates_over_an_expired_file_from_separate_handles_have_one_winner() {
+    let dir = fresh_dir("expired-create");
+    let now = time::OffsetDateTime::now_utc();
+    for _ in 0..20 {
+        let id = SessionId::generate();
+        let expired = Record::new(
+            id.clone(),
+            SessionData::new(),
+            now - time::Duration::hours(1),
+        );
+        FileStore::open(&dir)
+            .unwrap()
+            .create(&expired)
+            .await
+            .unwrap();
+        let racers: Vec<_> = (0..8)
+            .map(|racer| {
+                let store = FileStore::open(&dir).unwrap();
+                let mut data = SessionData::new();
+                data.insert("racer".into(), json!(racer));
+                let record = Record::new(id.clone(), data, now + time::Duration::hours(1));
+                tokio::spawn(async move { store.create(&record).await.is_ok() })
+            })
+            .collect();
+        let mut winners = 0;
+        for racer in racers {
+            winners += usize::from(racer.await.unwrap());
+        }
+        assert_eq!(winners, 1, "creates of one expired ID that succeeded");
+    }
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -98,16 +151,12 @@ async fn a_traversal_id_never_reaches_the_filesystem() {
         .save(&Record::new(id.clone(), SessionData::new(), expires))
         .await
         .unwrap();
-    let inside: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    assert_eq!(inside, [format!("session-{id}")]);
-    let beside: Vec<_> = std::fs::read_dir(&root)
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert_eq!(beside, ["inner"], "the store wrote outside its directory");
+    assert_eq!(entries(&dir), [format!("session-{id}")]);
+    assert_eq!(
+        entries(&root),
+        ["inner"],
+        "the store wrote outside its directory"
+    );
     std::fs::remove_dir_all(root).unwrap();
 }
 
@@ -129,5 +178,26 @@ async fn a_corrupt_file_loads_as_corrupt_and_can_be_replaced() {
         .await
         .unwrap();
     assert!(store.load(&id).await.unwrap().is_some());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn clear_expired_removes_temporary_files_left_by_a_crash() {
+    let dir = fresh_dir("crash");
+    let store = FileStore::open(&dir).unwrap();
+    let old = std::fs::File::create(dir.join(".tmp-crashed")).unwrap();
+    old.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(7200))
+        .unwrap();
+    std::fs::write(dir.join(".tmp-in-flight"), b"{").unwrap();
+    assert_eq!(
+        store.clear_expired().await.unwrap(),
+        0,
+        "no session expired"
+    );
+    assert_eq!(
+        entries(&dir),
+        [".tmp-in-flight"],
+        "an hour-old temporary file is a crash leftover; a fresh one may be a write in flight"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
