@@ -43,7 +43,7 @@
 
 use fred::prelude::{
     ClientLike, Config, Error as FredError, ErrorKind as FredErrorKind, KeysInterface,
-    LuaInterface, Pool,
+    LuaInterface, Pool, ReconnectPolicy,
 };
 use fred::types::{Builder, Expiration, SetOptions};
 use session_core::{
@@ -51,12 +51,18 @@ use session_core::{
 };
 
 /// Checks the key exists and holds `ARGV[2]` as its version, then writes
-/// `ARGV[1]` with the absolute expiry `ARGV[3]` (ms). 1 written, 0 gone,
-/// -1 another version.
+/// `ARGV[1]` with the absolute expiry `ARGV[3]` (ms). 1 written, 0 gone (or
+/// not a session document: nothing to update), -1 another version.
+///
+/// The scripts read the version and expiry from the head of the document
+/// [`Record::encode`] writes, `{"exp":MS,"ver":N,"data":..}`, instead of
+/// decoding up to a mebibyte of JSON inside Redis; a unit test pins that
+/// shape.
 const SAVE: &str = r#"
 local current = redis.call('GET', KEYS[1])
 if not current then return 0 end
 local version = string.match(current, '^{"exp":%-?%d+,"ver":(%d+),')
+if not version then return 0 end
 if version ~= ARGV[2] then return -1 end
 redis.call('SET', KEYS[1], ARGV[1], 'XX', 'PXAT', ARGV[3])
 return 1
@@ -106,20 +112,39 @@ fn pxat(record_ms: i64) -> i64 {
 impl RedisStore {
     /// Connects a pool of 4 connections to `url`.
     ///
+    /// The pool reconnects by itself when a connection drops (a Redis
+    /// restart, a failover), retrying forever with a backoff from 100 ms to
+    /// [`RedisStore::TIMEOUT`]; while Redis is away every operation fails
+    /// with [`Error::Unavailable`] after at most [`RedisStore::TIMEOUT`]
+    /// instead of waiting for it.
+    ///
     /// # Errors
     ///
-    /// [`Error::Unavailable`] if the server cannot be reached,
+    /// [`Error::Unavailable`] if the server cannot be reached now,
     /// [`Error::Backend`] for a malformed URL.
     pub async fn connect(url: &str) -> Result<Self, Error> {
         let config = Config::from_url(url).map_err(Error::backend)?;
+        let timeout_ms = u32::try_from(Self::TIMEOUT.as_millis()).unwrap_or(u32::MAX);
         let pool = Builder::from_config(config)
+            .set_policy(ReconnectPolicy::new_exponential(0, 100, timeout_ms, 2))
+            .with_connection_config(|c| c.connection_timeout = Self::TIMEOUT)
+            .with_performance_config(|p| p.default_command_timeout = Self::TIMEOUT)
             .build_pool(4)
             .map_err(Error::backend)?;
         pool.init().await.map_err(map_error)?;
         Ok(Self::new(pool))
     }
 
+    /// How long [`RedisStore::connect`]'s pool waits for a connection or a
+    /// reply before the operation fails with [`Error::Unavailable`].
+    pub const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
     /// A store on an initialized fred pool.
+    ///
+    /// Give the pool a reconnect policy and a `default_command_timeout`
+    /// (as [`RedisStore::connect`] does): without a policy fred never
+    /// reconnects after Redis restarts, and without a timeout a command
+    /// sent while it is away waits indefinitely.
     pub fn new(pool: Pool) -> Self {
         RedisStore {
             pool,
@@ -211,5 +236,29 @@ impl SessionStore for RedisStore {
 
     fn capabilities(&self) -> Capabilities {
         Capabilities::NONE.with_touch(true).with_versioned(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use session_core::{Record, SessionData, SessionId, time::OffsetDateTime};
+
+    /// The Lua scripts parse this head; if core changes its blob layout,
+    /// they must change with it.
+    #[test]
+    fn the_scripts_match_the_head_of_the_encoded_record() {
+        let mut data = SessionData::new();
+        data.insert("exp".into(), 1.into());
+        let record = Record::new(
+            SessionId::generate(),
+            data,
+            OffsetDateTime::from_unix_timestamp_nanos(1_893_456_000_123_000_000).unwrap(),
+        )
+        .with_version(42);
+        let blob = String::from_utf8(record.encode().unwrap()).unwrap();
+        assert!(
+            blob.starts_with(r#"{"exp":1893456000123,"ver":42,"data":{"#),
+            "Record::encode changed its layout: {blob}"
+        );
     }
 }

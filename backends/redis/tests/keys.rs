@@ -80,3 +80,49 @@ async fn an_unreachable_server_is_unavailable() {
         .unwrap_err();
     assert_eq!(err.kind(), session_core::ErrorKind::Unavailable, "{err}");
 }
+
+#[tokio::test]
+async fn the_pool_reconnects_after_its_connections_are_killed() {
+    use fred::prelude::ClientLike;
+    use fred::types::{ClusterHash, CustomCommand};
+
+    let store = store(&format!(
+        "reconnect_{}:",
+        &SessionId::generate().as_str()[..12]
+    ))
+    .await;
+    let id = SessionId::generate();
+    let expires = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
+    store
+        .create(&Record::new(id.clone(), SessionData::new(), expires))
+        .await
+        .unwrap();
+    // Each connection of the pool kills itself, as a Redis restart or a
+    // failover would (only this test's connections, not the server's others).
+    for client in store.pool().clients() {
+        let own: i64 = client
+            .custom(
+                CustomCommand::new_static("CLIENT ID", ClusterHash::Random, false),
+                Vec::<String>::new(),
+            )
+            .await
+            .unwrap();
+        let _: Result<String, _> = client
+            .custom(
+                CustomCommand::new_static("CLIENT KILL", ClusterHash::Random, false),
+                vec![
+                    "ID".to_owned(),
+                    own.to_string(),
+                    "SKIPME".into(),
+                    "no".into(),
+                ],
+            )
+            .await;
+    }
+    let loaded = tokio::time::timeout(std::time::Duration::from_secs(10), store.load(&id))
+        .await
+        .expect("load hung after the connections dropped: no reconnect policy?")
+        .expect("load failed after the connections dropped: no reconnect?");
+    assert!(loaded.is_some(), "the session vanished");
+    store.delete(&id).await.unwrap();
+}
