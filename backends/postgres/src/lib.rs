@@ -158,6 +158,11 @@ impl PostgresStore {
 
     /// Creates the schema, the table and the index if they are missing.
     ///
+    /// Safe to run on every start, by several processes at once: the
+    /// statements run in one transaction under an advisory lock on the
+    /// table's name (plain `CREATE .. IF NOT EXISTS` statements racing each
+    /// other can fail with a unique violation in the catalog).
+    ///
     /// # Errors
     ///
     /// The database's.
@@ -175,13 +180,19 @@ impl PostgresStore {
                 self.qualified()
             ),
         ];
+        let mut tx = self.pool.begin().await.map_err(map_error)?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(format!("session-store-postgres {}", self.qualified()))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_error)?;
         for statement in statements {
             sqlx::query(AssertSqlSafe(statement))
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .map_err(map_error)?;
         }
-        Ok(())
+        tx.commit().await.map_err(map_error)
     }
 
     /// Removes expired rows, a batch per statement; says how many and in how

@@ -10,7 +10,9 @@ async fn clears_100_000_expired_rows_in_batches_and_keeps_1_000_live_ones() {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
     let store = PostgresStore::connect(&url).await.unwrap_or_else(|e| {
         panic!(
-            "PostgreSQL at {url} is unreachable ({e}); start it or set SESSION_TEST_POSTGRES_URL"
+            "PostgreSQL at {url} is unreachable ({e}); start it \
+             (`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`) \
+             or set SESSION_TEST_POSTGRES_URL"
         )
     });
     let schema = format!(
