@@ -25,7 +25,9 @@
 //!   is one script that moves the expiry without touching the data.
 //! - **Expiry** is native: Redis removes a key at its absolute `PXAT`
 //!   deadline, by the Redis server's clock, so [`SessionStore::clear_expired`]
-//!   has nothing to do (it returns 0).
+//!   has nothing to do (it returns 0). A record whose expiry has already
+//!   passed is written with that deadline and Redis drops it at once
+//!   (checked on Redis 7.0), so it is never loadable.
 //! - **Crash**: what Redis persists is what survives; with persistence off
 //!   a restart logs everyone out.
 //! - **Connection**: `redis://`, `redis-cluster://`, `redis-sentinel://`

@@ -11,7 +11,9 @@ async fn store(prefix: &str) -> RedisStore {
         .await
         .unwrap_or_else(|e| {
             panic!(
-                "Redis at {url} is unreachable ({e}); start it with `redis-server --daemonize yes`"
+                "Redis at {url} is unreachable ({e}); start it with \
+                 `redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save \"\" --appendonly no` \
+                 or set SESSION_TEST_REDIS_URL"
             )
         })
         .with_prefix(prefix)
