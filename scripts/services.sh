@@ -84,7 +84,12 @@ services_redis_answers() {
 services_postgres_answers() {
     local host port
     read -r host port <<<"$(services_host_port "$1" 5432)"
-    if command -v pg_isready >/dev/null; then
+    # A server that runs but refuses this user or lacks the database (say
+    # Debian's default cluster, which wants a password on 127.0.0.1) is of
+    # no use to the tests either: only a query that runs counts.
+    if command -v psql >/dev/null; then
+        PGCONNECT_TIMEOUT=3 psql -w -Atq -d "$1" -c 'SELECT 1' >/dev/null 2>&1
+    elif command -v pg_isready >/dev/null; then
         pg_isready -q -d "$1" -t 3
     else
         (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null
