@@ -69,7 +69,22 @@ pub struct Cleared {
     pub batches: u64,
 }
 
+/// Whether the server refused for a reason that passes (SQLSTATE class 08
+/// connection exception, 53 insufficient resources such as
+/// `too_many_connections`, 57P0x shutting down or starting up).
+fn server_unavailable(error: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = error else {
+        return false;
+    };
+    db.code().is_some_and(|code| {
+        code.starts_with("08") || code.starts_with("53") || code.starts_with("57P0")
+    })
+}
+
 fn map_error(error: sqlx::Error) -> Error {
+    if server_unavailable(&error) {
+        return Error::unavailable(error);
+    }
     match error {
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)

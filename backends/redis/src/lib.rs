@@ -155,6 +155,10 @@ impl RedisStore {
     }
 
     /// Keys start with `prefix`. Default: `"session:"`.
+    ///
+    /// Keep braces out of the prefix: Redis Cluster hashes the first
+    /// `{..}` of a key, so a braced prefix would put every session on one
+    /// slot (still correct, but one node takes all the traffic).
     #[must_use]
     pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
