@@ -9,8 +9,9 @@ pub enum SameSite {
     Strict,
     /// `SameSite=Lax`: sent on top-level cross-site navigations only.
     Lax,
-    /// `SameSite=None`: sent everywhere; browsers require `Secure` with it
-    /// (the cookie is then always rendered with `Secure`).
+    /// `SameSite=None`: sent everywhere. Browsers reject such a cookie
+    /// without `Secure`, so it is always sent with `Secure`, whatever
+    /// [`Config::with_cookie_secure`] says (as Django's browsers demand).
     None,
 }
 
@@ -28,6 +29,7 @@ pub enum SameSite {
 /// | `cookie_same_site` | `Lax` | `SESSION_COOKIE_SAMESITE` |
 /// | `expire_at_browser_close` | `false` | `SESSION_EXPIRE_AT_BROWSER_CLOSE` |
 /// | `save_every_request` | `false` | `SESSION_SAVE_EVERY_REQUEST` |
+/// | `conflict_window` | 2 s | (none: Django saves last-writer-wins) |
 ///
 /// ```
 /// use session_core::{Config, SameSite};
@@ -52,6 +54,7 @@ pub struct Config {
     cookie_same_site: SameSite,
     expire_at_browser_close: bool,
     save_every_request: bool,
+    conflict_window: std::time::Duration,
 }
 
 impl Default for Config {
@@ -66,6 +69,7 @@ impl Default for Config {
             cookie_same_site: SameSite::Lax,
             expire_at_browser_close: false,
             save_every_request: false,
+            conflict_window: std::time::Duration::from_secs(2),
         }
     }
 }
@@ -73,8 +77,9 @@ impl Default for Config {
 impl Config {
     /// The cookie's name. Default: `"sessionid"`.
     ///
-    /// A name starting with `__Host-` requires `cookie_secure`, path `/` and
-    /// no domain; browsers drop the cookie otherwise.
+    /// A name starting with `__Secure-` or `__Host-` is always sent with
+    /// `Secure` (browsers drop it otherwise); `__Host-` also requires path
+    /// `/` and no domain.
     #[must_use]
     pub fn with_cookie_name(mut self, name: impl Into<String>) -> Self {
         self.cookie_name = name.into();
@@ -112,6 +117,10 @@ impl Config {
 
     /// Whether the cookie carries `Secure`. Default: `false`, so the demo
     /// works on plain `http://localhost`.
+    ///
+    /// `Secure` is added anyway when browsers would reject the cookie
+    /// without it: with [`SameSite::None`] and with a `__Secure-` or
+    /// `__Host-` name; see [`Config::effective_cookie_secure`].
     ///
     /// # Warning
     ///
@@ -159,6 +168,24 @@ impl Config {
         self
     }
 
+    /// How long `finish` keeps merging when concurrent requests of one
+    /// visitor write the same session, on stores with versioned saves.
+    /// Default: 2 s.
+    ///
+    /// A versioned save that loses the race re-reads the record, replays
+    /// this request's key-level changes onto it (this request's changed
+    /// keys win, per key) and tries again, for as long as this window
+    /// lasts. Each round one writer wins, so only a pathological stream of
+    /// writers exhausts it; past it, the other writers' data stands (last
+    /// writer wins, this request counted first), a warning is logged, and
+    /// the response still carries the session cookie: a race between two
+    /// requests of one visitor is normal traffic, never a server error.
+    #[must_use]
+    pub fn with_conflict_window(mut self, window: std::time::Duration) -> Self {
+        self.conflict_window = window;
+        self
+    }
+
     /// See [`Config::with_cookie_name`].
     pub fn cookie_name(&self) -> &str {
         &self.cookie_name
@@ -179,6 +206,25 @@ impl Config {
     pub fn cookie_secure(&self) -> bool {
         self.cookie_secure
     }
+    /// Whether the session cookie (and its deletion cookie) is sent with
+    /// `Secure`: when [`Config::cookie_secure`] is set, and always with
+    /// `SameSite=None` or a `__Secure-`/`__Host-` name, which browsers
+    /// reject without it.
+    ///
+    /// ```
+    /// use session_core::{Config, SameSite};
+    ///
+    /// assert!(!Config::default().effective_cookie_secure());
+    /// let cross_site = Config::default().with_cookie_same_site(SameSite::None);
+    /// assert!(cross_site.effective_cookie_secure());
+    /// assert!(Config::default().with_cookie_name("__Host-sid").effective_cookie_secure());
+    /// ```
+    pub fn effective_cookie_secure(&self) -> bool {
+        self.cookie_secure
+            || self.cookie_same_site == SameSite::None
+            || self.cookie_name.starts_with("__Secure-")
+            || self.cookie_name.starts_with("__Host-")
+    }
     /// See [`Config::with_cookie_http_only`].
     pub fn cookie_http_only(&self) -> bool {
         self.cookie_http_only
@@ -194,6 +240,10 @@ impl Config {
     /// See [`Config::with_save_every_request`].
     pub fn save_every_request(&self) -> bool {
         self.save_every_request
+    }
+    /// See [`Config::with_conflict_window`].
+    pub fn conflict_window(&self) -> std::time::Duration {
+        self.conflict_window
     }
 }
 
@@ -213,5 +263,6 @@ mod tests {
         assert_eq!(c.cookie_same_site(), SameSite::Lax);
         assert!(!c.expire_at_browser_close());
         assert!(!c.save_every_request());
+        assert_eq!(c.conflict_window(), std::time::Duration::from_secs(2));
     }
 }

@@ -2,6 +2,7 @@
 //! complete `Set-Cookie` value, with the `cookie` crate.
 
 use cookie::{Cookie, Expiration};
+
 use time::{Duration, OffsetDateTime};
 
 use crate::{Config, SameSite, SessionId};
@@ -18,31 +19,52 @@ pub(crate) struct Incoming {
 impl Incoming {
     /// Scans every `Cookie` header field (HTTP/2 sends one per cookie).
     ///
+    /// Each field is split into pairs on `;` as bytes, before any UTF-8
+    /// check: another application on the domain may set a cookie with a
+    /// non-UTF-8 byte, a malformed pair or a huge value, and that must not
+    /// hide the session cookie beside it. Only pairs named like the session
+    /// cookie are decoded at all.
+    ///
     /// With duplicate names the first well-formed value wins: browsers send
     /// the cookie with the most specific path first, and a cookie tossed in
-    /// from a sibling subdomain usually has the broader one. Fields that are
-    /// not UTF-8 and pairs that do not parse are skipped, never fatal.
+    /// from a sibling subdomain usually has the broader one.
     pub(crate) fn parse<I, H>(cookie_name: &str, header_values: I) -> Self
     where
         I: IntoIterator<Item = H>,
         H: AsRef<[u8]>,
     {
+        let name = cookie_name.as_bytes();
         let mut incoming = Incoming::default();
-        for value in header_values {
-            let Ok(text) = std::str::from_utf8(value.as_ref()) else {
-                continue;
-            };
-            for cookie in Cookie::split_parse(text).flatten() {
-                if cookie.name() != cookie_name {
+        for field in header_values {
+            for pair in field.as_ref().split(|&b| b == b';') {
+                let Some(value) = value_if_named(pair, name) else {
                     continue;
-                }
+                };
                 incoming.present = true;
                 if incoming.id.is_none() {
-                    incoming.id = cookie.value_trimmed().parse().ok();
+                    incoming.id = std::str::from_utf8(unquote(value))
+                        .ok()
+                        .and_then(|v| v.parse().ok());
                 }
             }
         }
         incoming
+    }
+}
+
+/// The value of `pair` (`name=value`, optional whitespace around both) if
+/// its name is `name`.
+fn value_if_named<'a>(pair: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    let eq = pair.iter().position(|&b| b == b'=')?;
+    let (key, value) = (pair.get(..eq)?, pair.get(eq + 1..)?);
+    (key.trim_ascii() == name).then(|| value.trim_ascii())
+}
+
+/// Strips one pair of surrounding double quotes (RFC 6265 allows them).
+fn unquote(value: &[u8]) -> &[u8] {
+    match value {
+        [b'"', inner @ .., b'"'] => inner,
+        other => other,
     }
 }
 
@@ -53,7 +75,7 @@ fn base_cookie<'c>(config: &'c Config, value: &'c str) -> Cookie<'c> {
         cookie.set_domain(domain);
     }
     cookie.set_http_only(config.cookie_http_only());
-    cookie.set_secure(config.cookie_secure());
+    cookie.set_secure(config.effective_cookie_secure());
     cookie.set_same_site(match config.cookie_same_site() {
         SameSite::Strict => cookie::SameSite::Strict,
         SameSite::Lax => cookie::SameSite::Lax,
@@ -136,6 +158,33 @@ mod tests {
         assert_eq!(incoming.id.as_ref().map(SessionId::as_str), Some(ID));
     }
 
+    #[rstest]
+    #[case::non_utf8_neighbour(b"theme=caf\xe9; sessionid=abcdefghijklmnopqrstuvwxyz012345".as_slice())]
+    #[case::non_utf8_after(b"sessionid=abcdefghijklmnopqrstuvwxyz012345; x=\xff\xfe".as_slice())]
+    #[case::malformed_neighbours(b"=; ;; junk; a=\"open; sessionid=abcdefghijklmnopqrstuvwxyz012345; =".as_slice())]
+    #[case::no_spaces(b"a=1;sessionid=abcdefghijklmnopqrstuvwxyz012345;b=2".as_slice())]
+    #[case::control_bytes_neighbour(b"a=\x01\x7f; sessionid=abcdefghijklmnopqrstuvwxyz012345".as_slice())]
+    fn other_cookies_never_hide_the_session_cookie(#[case] field: &[u8]) {
+        let incoming = Incoming::parse("sessionid", [field]);
+        assert_eq!(incoming.id.as_ref().map(SessionId::as_str), Some(ID));
+    }
+
+    #[test]
+    fn an_oversized_neighbour_does_not_hide_the_session_cookie() {
+        let field = format!("big={}; sessionid={ID}", "x".repeat(64 * 1024));
+        let incoming = parse(&[&field]);
+        assert_eq!(incoming.id.as_ref().map(SessionId::as_str), Some(ID));
+    }
+
+    #[test]
+    fn a_name_that_only_starts_like_ours_is_another_cookie() {
+        let incoming = parse(&[
+            "sessionid2=abcdefghijklmnopqrstuvwxyz012345; xsessionid=abcdefghijklmnopqrstuvwxyz012345",
+        ]);
+        assert!(!incoming.present);
+        assert_eq!(incoming.id, None);
+    }
+
     #[test]
     fn overlong_value_is_not_an_id() {
         let header = format!("sessionid={}", "a".repeat(4096));
@@ -186,6 +235,28 @@ mod tests {
             "__Host-s=; HttpOnly; SameSite=Strict; Secure; Path=/app; Domain=example.com; \
              Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
         );
+    }
+
+    #[rstest]
+    #[case::same_site_none(Config::default().with_cookie_same_site(SameSite::None))]
+    #[case::secure_prefix(Config::default().with_cookie_name("__Secure-sid"))]
+    #[case::host_prefix(Config::default().with_cookie_name("__Host-sid"))]
+    fn secure_is_forced_where_browsers_require_it(#[case] config: Config) {
+        assert!(!config.cookie_secure());
+        let id: SessionId = ID.parse().unwrap();
+        let set = render_session(&config, &id, Some(60), datetime!(2030-01-01 0:00 UTC));
+        let removal = render_removal(&config);
+        for header in [set, removal] {
+            assert!(header.contains("; Secure"), "{header}");
+        }
+    }
+
+    #[test]
+    fn secure_is_not_added_otherwise() {
+        let id: SessionId = ID.parse().unwrap();
+        let config = Config::default().with_cookie_same_site(SameSite::Strict);
+        let set = render_session(&config, &id, Some(60), datetime!(2030-01-01 0:00 UTC));
+        assert!(!set.contains("Secure"), "{set}");
     }
 
     #[test]

@@ -19,10 +19,6 @@ use crate::{
 /// With 165-bit IDs a second collision means a broken store or RNG.
 const CREATE_ATTEMPTS: usize = 4;
 
-/// How many times a versioned save is merged and retried after losing a
-/// race to a concurrent request.
-const SAVE_ATTEMPTS: usize = 4;
-
 pub(crate) struct Shared {
     pub(crate) store: Arc<dyn SessionStore>,
     pub(crate) config: Config,
@@ -166,6 +162,13 @@ impl SessionManager {
     /// - nothing else writes. A session never used writes nothing and
     ///   touches no store.
     ///
+    /// Concurrent requests of one visitor are normal traffic: on a store
+    /// with versioned saves, a save that lost the race is merged key by key
+    /// into the winner's data and retried for up to
+    /// [`Config::conflict_window`], then the other writers' data stands;
+    /// neither is an error. The cookie's `Max-Age`/`Expires` and the
+    /// record's expiry come from the data as finally stored.
+    ///
     /// Calling it again for the same session does nothing.
     ///
     /// # Errors
@@ -207,10 +210,7 @@ impl SessionManager {
         }
 
         let now = shared.clock.now();
-        let custom = Expiry::from_stored(state.data.get(EXPIRY_KEY));
-        let cookie_age = shared.config.cookie_age();
-        let expires_at = expiry::expiry_date(custom, now, cookie_age);
-        if expires_at <= now {
+        if expiry_of(shared, &state.data, now) <= now {
             // Set to expire in the past: the session is over already.
             let current = state.key.take().filter(|_| state.in_store);
             for id in state.rotate_from.take().into_iter().chain(current) {
@@ -222,20 +222,29 @@ impl SessionManager {
             return Ok(outcome);
         }
 
-        let id = write(shared, &mut state, expires_at).await?;
+        let id = write(shared, &mut state, now).await?;
+        // After a merge the data (its custom expiry included) may be
+        // another request's: the cookie follows what was stored.
+        let custom = Expiry::from_stored(state.data.get(EXPIRY_KEY));
         let max_age =
             (!expiry::expire_at_browser_close(custom, shared.config.expire_at_browser_close()))
-                .then(|| expiry::expiry_age(custom, now, cookie_age));
+                .then(|| expiry::expiry_age(custom, now, shared.config.cookie_age()));
         outcome.set_cookie = Some(cookie::render_session(&shared.config, &id, max_age, now));
         Ok(outcome)
     }
+}
+
+/// When a session holding `data` expires if saved at `now`.
+fn expiry_of(shared: &Shared, data: &SessionData, now: OffsetDateTime) -> OffsetDateTime {
+    let custom = Expiry::from_stored(data.get(EXPIRY_KEY));
+    expiry::expiry_date(custom, now, shared.config.cookie_age())
 }
 
 /// Creates or saves the record; returns the ID the cookie must carry.
 async fn write(
     shared: &Shared,
     state: &mut State,
-    expires_at: OffsetDateTime,
+    now: OffsetDateTime,
 ) -> Result<SessionId, Error> {
     let store = &*shared.store;
     let id = match (&state.key, state.in_store) {
@@ -243,11 +252,11 @@ async fn write(
             let id = id.clone();
             if !state.modified && store.capabilities().touch {
                 store
-                    .touch(&id, expires_at)
+                    .touch(&id, expiry_of(shared, &state.data, now))
                     .await
                     .map_err(interrupted_if_gone)?;
             } else {
-                save(store, state, &id, expires_at).await?;
+                save(shared, state, &id, now).await?;
             }
             id
         }
@@ -255,7 +264,7 @@ async fn write(
             let record = Record::new(
                 pending.clone().map_or_else(SessionId::try_generate, Ok)?,
                 Arc::clone(&state.data),
-                expires_at,
+                expiry_of(shared, &state.data, now),
             );
             let id = create(store, record).await?;
             // The new record exists: only now may the old one go.
@@ -293,33 +302,54 @@ async fn create(store: &dyn SessionStore, mut record: Record) -> Result<SessionI
 }
 
 /// `save`; after losing a versioned race, merges this request's changes
-/// into the concurrent writer's data and tries again.
+/// into the concurrent writer's data and tries again, for as long as
+/// [`Config::conflict_window`] lasts (each round some writer wins, so this
+/// ends). Past the window the other writers' data stands: this request's
+/// changes are dropped with a warning, never turned into an error.
 async fn save(
-    store: &dyn SessionStore,
+    shared: &Shared,
     state: &mut State,
     id: &SessionId,
-    expires_at: OffsetDateTime,
+    now: OffsetDateTime,
 ) -> Result<(), Error> {
-    let mut attempt = 1;
+    let store = &*shared.store;
+    // Real time, not the session clock: a manual clock never moves.
+    let deadline = std::time::Instant::now() + shared.config.conflict_window();
+    let mut rounds: u32 = 0;
     loop {
-        let record = Record::new(id.clone(), Arc::clone(&state.data), expires_at)
-            .with_version(state.version);
-        match store.save(&record).await {
+        let record = Record::new(
+            id.clone(),
+            Arc::clone(&state.data),
+            expiry_of(shared, &state.data, now),
+        )
+        .with_version(state.version);
+        let error = match store.save(&record).await {
             Ok(()) => {
                 state.version = state.version.wrapping_add(1);
                 return Ok(());
             }
-            Err(error) if error.kind() == ErrorKind::Conflict && attempt < SAVE_ATTEMPTS => {
-                let Some(theirs) = store.load(id).await? else {
-                    return Err(Error::Interrupted);
-                };
-                state.data = Arc::new(merge(&state.base, &state.data, &theirs.data));
-                state.base = theirs.data;
-                state.version = theirs.version;
-                attempt += 1;
-            }
+            Err(error) if error.kind() == ErrorKind::Conflict => error,
             Err(error) => return Err(interrupted_if_gone(error)),
+        };
+        let Some(theirs) = store.load(id).await? else {
+            // Deleted meanwhile (a logout): never revive it.
+            return Err(Error::Interrupted);
+        };
+        rounds += 1;
+        if std::time::Instant::now() >= deadline {
+            tracing::warn!(
+                rounds,
+                %error,
+                "concurrent requests kept winning the versioned save of this session; \
+                 this request's session changes are dropped (last writer wins)"
+            );
+            state.data = theirs.data;
+            state.version = theirs.version;
+            return Ok(());
         }
+        state.data = Arc::new(merge(&state.base, &state.data, &theirs.data));
+        state.base = theirs.data;
+        state.version = theirs.version;
     }
 }
 

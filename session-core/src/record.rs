@@ -11,6 +11,54 @@ use crate::{Error, SessionId};
 /// The data of one session: JSON values by string key.
 pub type SessionData = serde_json::Map<String, serde_json::Value>;
 
+/// How deeply a session value may nest arrays and objects: `[1]` nests 1
+/// deep, `{"a": [1]}` 2. [`Session::insert`](crate::Session::insert) and the
+/// other writers refuse a deeper value with [`Error::Value`], because JSON
+/// decoders (serde_json's included) refuse documents nested much deeper:
+/// such a value would be accepted, then make the whole session unreadable.
+/// Stores MUST round-trip values this deep.
+pub const MAX_DEPTH: usize = 100;
+
+/// Fails with [`Error::Value`] when `value` nests deeper than [`MAX_DEPTH`].
+///
+/// ```
+/// use session_core::record::{MAX_DEPTH, check_depth};
+/// use serde_json::json;
+///
+/// let mut value = json!("leaf");
+/// for _ in 0..MAX_DEPTH {
+///     value = json!([value]);
+/// }
+/// assert!(check_depth(&value).is_ok());
+/// assert!(check_depth(&json!([value])).is_err());
+/// ```
+///
+/// # Errors
+///
+/// [`Error::Value`] with a message that names the limit.
+pub fn check_depth(value: &serde_json::Value) -> Result<(), Error> {
+    use serde_json::Value;
+    // Iterative, so a hostile value cannot exhaust the stack here.
+    let mut pending: Vec<(&Value, usize)> = vec![(value, 0)];
+    while let Some((value, depth)) = pending.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match value {
+            Value::Array(items) => Box::new(items.iter()),
+            Value::Object(map) => Box::new(map.values()),
+            _ => continue,
+        };
+        if depth >= MAX_DEPTH {
+            return Err(Error::Value {
+                source: <serde_json::Error as serde::ser::Error>::custom(format_args!(
+                    "the value nests arrays and objects more than {MAX_DEPTH} levels deep, \
+                     which session stores cannot read back; flatten it"
+                )),
+            });
+        }
+        pending.extend(children.map(|child| (child, depth + 1)));
+    }
+    Ok(())
+}
+
 /// One stored session: its ID, its data, when it expires and its version.
 ///
 /// The data sits behind an [`Arc`] so a store that keeps records in memory

@@ -140,6 +140,14 @@ impl State {
     }
 }
 
+/// A value as the session stores it, refused if no store could give it
+/// back (see [`MAX_DEPTH`](crate::record::MAX_DEPTH)).
+fn to_value<T: Serialize>(value: T) -> Result<Value, Error> {
+    let value = serde_json::to_value(value)?;
+    crate::record::check_depth(&value)?;
+    Ok(value)
+}
+
 fn check_writable(key: &str) -> Result<(), Error> {
     if is_reserved_key(key) {
         Err(Error::ReservedKey)
@@ -248,8 +256,9 @@ impl Session {
     /// # Errors
     ///
     /// [`Error::ReservedKey`] for `_session*`/`_auth*` keys; [`Error::Value`]
-    /// if `value` cannot be represented as JSON; a store error on first
-    /// access.
+    /// if `value` cannot be represented as JSON or nests deeper than
+    /// [`MAX_DEPTH`](crate::record::MAX_DEPTH) (then nothing changes); a
+    /// store error on first access.
     pub async fn insert<T: Serialize>(
         &self,
         key: impl Into<String>,
@@ -257,7 +266,7 @@ impl Session {
     ) -> Result<(), Error> {
         let key = key.into();
         check_writable(&key)?;
-        let value = serde_json::to_value(value)?;
+        let value = to_value(value)?;
         let mut state = self.access().await?;
         state.data_mut().insert(key, value);
         state.modified = true;
@@ -325,9 +334,7 @@ impl Session {
         if let Some(value) = state.data.get(key) {
             return Ok(T::deserialize(value)?);
         }
-        state
-            .data_mut()
-            .insert(key.to_owned(), serde_json::to_value(&default)?);
+        state.data_mut().insert(key.to_owned(), to_value(&default)?);
         state.modified = true;
         Ok(default)
     }
@@ -350,7 +357,7 @@ impl Session {
             .map(|(k, v)| {
                 let k = k.into();
                 check_writable(&k)?;
-                Ok((k, serde_json::to_value(v)?))
+                Ok((k, to_value(v)?))
             })
             .collect::<Result<Vec<_>, Error>>()?;
         let mut state = self.access().await?;

@@ -1049,3 +1049,128 @@ fn clock_is_shared_by_clones() {
     clock.advance(Duration::seconds(5));
     assert_eq!(clock.now(), other.now());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thirty_two_concurrent_writers_all_land_without_an_error() {
+    let h = harness();
+    let cookie = h.existing().await;
+    let tasks: Vec<_> = (0..32)
+        .map(|i| {
+            let sessions = h.sessions.clone();
+            let cookie = cookie.clone();
+            tokio::spawn(async move {
+                let session = sessions.load([cookie.as_str()]);
+                session.insert(format!("k{i}"), i).await?;
+                sessions.finish(&session, 200).await
+            })
+        })
+        .collect();
+    for task in tasks {
+        let outcome = task.await.unwrap().expect("a concurrent write is no error");
+        assert_eq!(pair(&outcome.set_cookie.unwrap()), cookie);
+    }
+    let record = h.stored(&cookie).await.unwrap();
+    for i in 0..32 {
+        assert_eq!(record.data.get(&format!("k{i}")), Some(&json!(i)), "k{i}");
+    }
+}
+
+#[tokio::test]
+async fn after_a_merge_the_cookie_follows_the_merged_expiry() {
+    let h = harness();
+    let cookie = h.existing().await;
+    let first = h.sessions.load([cookie.as_str()]);
+    let second = h.sessions.load([cookie.as_str()]);
+    first.set_expiry(Expiry::Seconds(60)).await.unwrap();
+    second.insert("y", 2).await.unwrap();
+    h.sessions.finish(&first, 200).await.unwrap();
+    let outcome = h.sessions.finish(&second, 200).await.unwrap();
+    let set_cookie = outcome.set_cookie.unwrap();
+    assert!(set_cookie.contains("Max-Age=60;"), "{set_cookie}");
+    let record = h.stored(&cookie).await.unwrap();
+    assert_eq!(record.expires_at, h.clock.now() + Duration::seconds(60));
+    assert_eq!(record.data.get("y"), Some(&json!(2)));
+}
+
+/// A versioned store whose every save loses the race.
+#[derive(Debug, Default)]
+struct AlwaysLosing {
+    inner: MemoryStore,
+    saves: AtomicUsize,
+}
+
+#[async_trait]
+impl SessionStore for AlwaysLosing {
+    async fn create(&self, record: &Record) -> Result<(), Error> {
+        self.inner.create(record).await
+    }
+    async fn load(&self, id: &SessionId) -> Result<Option<Record>, Error> {
+        self.inner.load(id).await
+    }
+    async fn save(&self, _: &Record) -> Result<(), Error> {
+        self.saves.fetch_add(1, Ordering::SeqCst);
+        Err(Error::version_changed())
+    }
+    async fn delete(&self, id: &SessionId) -> Result<(), Error> {
+        self.inner.delete(id).await
+    }
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::NONE.with_versioned(true)
+    }
+}
+
+#[tokio::test]
+async fn past_the_conflict_window_the_other_writer_wins_without_an_error() {
+    let store = Arc::new(AlwaysLosing::default());
+    let sessions = SessionManager::new(Arc::clone(&store))
+        .with_config(Config::default().with_conflict_window(std::time::Duration::from_millis(30)));
+    let session = sessions.load(None::<&str>);
+    session.insert("a", 1).await.unwrap();
+    let cookie = pair(
+        &sessions
+            .finish(&session, 200)
+            .await
+            .unwrap()
+            .set_cookie
+            .unwrap(),
+    );
+    let session = sessions.load([cookie.as_str()]);
+    session.insert("b", 2).await.unwrap();
+    let started = std::time::Instant::now();
+    let outcome = sessions.finish(&session, 200).await.unwrap();
+    assert!(started.elapsed() >= std::time::Duration::from_millis(30));
+    assert!(store.saves.load(Ordering::SeqCst) > 1, "it kept merging");
+    assert_eq!(pair(&outcome.set_cookie.unwrap()), cookie);
+}
+
+#[tokio::test]
+async fn a_value_no_store_could_read_back_is_refused_at_insert() {
+    let h = harness();
+    let cookie = h.existing().await;
+    let session = h.sessions.load([cookie.as_str()]);
+    let mut deep = json!("leaf");
+    for _ in 0..crate::record::MAX_DEPTH {
+        deep = json!({ "d": deep });
+    }
+    session.insert("deepest", &deep).await.unwrap();
+    let too_deep = json!([deep]);
+    let err = session.insert("too_deep", &too_deep).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Value);
+    assert!(err.to_string().contains("JSON"), "{err}");
+    let err = session
+        .extend([("ok", json!(1)), ("too_deep", too_deep.clone())])
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Value);
+    assert!(session.get_or_insert("too_deep", too_deep).await.is_err());
+    assert_eq!(session.keys().await.unwrap(), ["a", "deepest"]);
+    h.sessions.finish(&session, 200).await.unwrap();
+    let record = h.stored(&cookie).await.unwrap();
+    let blob = record.encode().unwrap();
+    let back = Record::decode(record.id.clone(), &blob).unwrap();
+    assert_eq!(
+        back.data.get("deepest"),
+        Some(&deep),
+        "the deepest value reads back"
+    );
+}
