@@ -36,8 +36,13 @@
 //!   rename, but the directory is not synced, so after a power loss a
 //!   session can come back in its previous state.
 //! - **Expiry** is decided by this process's clock (the system clock, or
-//!   [`FileStore::with_clock`]). Expired files are removed when loaded and by
-//!   [`SessionStore::clear_expired`] (Django's `clearsessions`).
+//!   [`FileStore::with_clock`]) with the one rule of every store: a record
+//!   is live if and only if `now < expires_at`
+//!   ([`Record::is_expired_at`]), for `load`, `save`, `touch`, the expired
+//!   file a `create` may replace and [`SessionStore::clear_expired`] alike.
+//!   At exactly `expires_at` it is gone for all of them. Expired files are
+//!   removed when loaded, saved or touched, and by `clear_expired`
+//!   (Django's `clearsessions`), which counts each one it removes.
 //! - **Corrupt files** (truncated, not JSON) load as [`Error::Corrupt`]:
 //!   core starts an empty session and logs a warning.
 //! - **Permissions**: session files are created `0600` and a missing

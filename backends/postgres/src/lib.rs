@@ -14,20 +14,35 @@
 //! # What to expect
 //!
 //! - **Table** `public.sessions` by default ([`PostgresStore::with_table`]):
-//!   `id text primary key, data jsonb not null, expires_at timestamptz not
+//!   `id text primary key, data text not null, expires_at timestamptz not
 //!   null, version bigint not null`, and an index on `expires_at`.
 //!   [`PostgresStore::migrate`] creates them if missing; it keeps no
 //!   migration history, so it never touches the application's own
 //!   `_sqlx_migrations`.
+//! - **Data** is the session map as serde_json writes it, in a `text`
+//!   column. Not `jsonb`: `jsonb` refuses the escape `\u0000`, so a session
+//!   holding U+0000 anywhere (a key or a value) could never be saved. The
+//!   text never holds a NUL byte (serde_json escapes every control
+//!   character), PostgreSQL does not parse it on the way in, and it comes
+//!   back byte for byte; cast it (`data::json`) to query it by hand.
+//!   Tables made by earlier versions, with a `jsonb` column, are converted
+//!   by [`PostgresStore::migrate`].
 //! - **Atomicity**: `create` is one `INSERT .. ON CONFLICT` that only
 //!   replaces an expired row (rows affected checked: a live ID is a
 //!   conflict); `save` is one `UPDATE .. WHERE id = $1 AND expires_at >
 //!   now() AND version = $2` (never revives a deleted or expired session;
 //!   concurrent saves of one version have one winner).
-//! - **Expiry** is decided by the database's clock (`now()`); expired rows
-//!   are never loaded and are removed by [`SessionStore::clear_expired`] in
-//!   batches ([`PostgresStore::with_clear_batch`], default 10,000 rows), so
-//!   a million expired rows never lock the table in one statement.
+//! - **Expiry** is decided by the database's clock, `now()` (the start of
+//!   each statement's transaction; every operation is its own), with the
+//!   one rule of every store: a row is live if and only if `now() <
+//!   expires_at`. Every statement says so the same way: `expires_at >
+//!   now()` to load, save or touch, `expires_at <= now()` for the expired
+//!   rows that `create` may replace and [`SessionStore::clear_expired`]
+//!   removes. So at exactly `expires_at` a row is gone for all of them,
+//!   one microsecond before it is live for all of them. `clear_expired`
+//!   works in batches ([`PostgresStore::with_clear_batch`], default 10,000
+//!   rows), so a million expired rows never lock the table in one
+//!   statement.
 //! - **Crash**: every operation is one statement, so a crash leaves each
 //!   session as it was before or after a write, never in between.
 #![cfg_attr(
@@ -42,13 +57,11 @@
 
 use std::sync::Arc;
 
-use serde_json::Value;
 use session_core::{
     Capabilities, Error, Record, SessionData, SessionId, SessionStore, async_trait,
     time::OffsetDateTime,
 };
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, Row};
 
 /// Sessions in a PostgreSQL table.
@@ -171,12 +184,23 @@ impl PostgresStore {
         AssertSqlSafe(template.replace("{t}", &self.qualified()))
     }
 
-    /// Creates the schema, the table and the index if they are missing.
+    /// Creates the schema, the table and the index if they are missing,
+    /// and converts a `data` column of type `jsonb` (made by earlier
+    /// versions) to `text`, keeping every row.
     ///
     /// Safe to run on every start, by several processes at once: the
     /// statements run in one transaction under an advisory lock on the
     /// table's name (plain `CREATE .. IF NOT EXISTS` statements racing each
     /// other can fail with a unique violation in the catalog).
+    ///
+    /// The conversion rewrites the table once, holding an exclusive lock
+    /// on it meanwhile, so sessions wait for it; on a large table run it
+    /// at a quiet time. Run `migrate()` before serving: a connection that
+    /// already loaded sessions from the `jsonb` table keeps a prepared
+    /// statement PostgreSQL refuses after the conversion ("cached plan must
+    /// not change result type", a backend error), and processes still
+    /// running an earlier version fail that way, then read every session as
+    /// corrupt (empty), until they are upgraded too.
     ///
     /// # Errors
     ///
@@ -185,7 +209,7 @@ impl PostgresStore {
         let statements = [
             format!("CREATE SCHEMA IF NOT EXISTS \"{}\"", self.schema),
             self.sql(
-                "CREATE TABLE IF NOT EXISTS {t} (id text PRIMARY KEY, data jsonb NOT NULL, \
+                "CREATE TABLE IF NOT EXISTS {t} (id text PRIMARY KEY, data text NOT NULL, \
                  expires_at timestamptz NOT NULL, version bigint NOT NULL DEFAULT 0)",
             )
             .0,
@@ -203,6 +227,20 @@ impl PostgresStore {
             .map_err(map_error)?;
         for statement in statements {
             sqlx::query(AssertSqlSafe(statement))
+                .execute(&mut *tx)
+                .await
+                .map_err(map_error)?;
+        }
+        let data_type: Option<String> = sqlx::query_scalar(
+            "SELECT t.typname::text FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid \
+             WHERE a.attrelid = to_regclass($1) AND a.attname = 'data' AND NOT a.attisdropped",
+        )
+        .bind(self.qualified())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_error)?;
+        if matches!(data_type.as_deref(), Some("jsonb" | "json")) {
+            sqlx::query(self.sql("ALTER TABLE {t} ALTER COLUMN data TYPE text USING data::text"))
                 .execute(&mut *tx)
                 .await
                 .map_err(map_error)?;
@@ -245,6 +283,31 @@ fn version(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
+/// The `data` column as stored: the map as serde_json writes it.
+fn encode(data: &SessionData) -> Result<String, Error> {
+    Ok(serde_json::to_string(data)?)
+}
+
+/// The `data` column could not be read as text: the table's shape, not a
+/// session's content, is wrong.
+#[derive(Debug)]
+struct DataColumnNotText(sqlx::Error);
+
+impl std::fmt::Display for DataColumnNotText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(
+            "the data column could not be read as text; a table made by an earlier \
+             version has a jsonb column: run PostgresStore::migrate() to convert it",
+        )
+    }
+}
+
+impl std::error::Error for DataColumnNotText {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
 #[async_trait]
 impl SessionStore for PostgresStore {
     async fn create(&self, record: &Record) -> Result<(), Error> {
@@ -254,7 +317,7 @@ impl SessionStore for PostgresStore {
              version = EXCLUDED.version WHERE s.expires_at <= now()",
         ))
         .bind(record.id.as_str())
-        .bind(Json(&*record.data))
+        .bind(encode(&record.data)?)
         .bind(record.expires_at)
         .bind(version(record.version))
         .execute(&self.pool)
@@ -278,16 +341,16 @@ impl SessionStore for PostgresStore {
             .await
             .map_err(map_error)?;
         let Some(row) = row else { return Ok(None) };
-        let Json(data): Json<Value> = row.try_get("data").map_err(map_error)?;
-        let Value::Object(data) = data else {
-            return Err(Error::corrupt(
-                "the data column does not hold a JSON object",
-            ));
-        };
+        // A text column always decodes to a String (the connection is
+        // UTF-8), so a failure here is the column's type.
+        let data: String = row
+            .try_get("data")
+            .map_err(|e| Error::backend(DataColumnNotText(e)))?;
+        let data: SessionData = serde_json::from_str(&data).map_err(Error::corrupt)?;
         let expires_at: OffsetDateTime = row.try_get("expires_at").map_err(map_error)?;
         let stored_version: i64 = row.try_get("version").map_err(map_error)?;
         Ok(Some(
-            Record::new(id.clone(), SessionData::from(data), expires_at)
+            Record::new(id.clone(), data, expires_at)
                 .with_version(u64::try_from(stored_version).unwrap_or(0)),
         ))
     }
@@ -298,7 +361,7 @@ impl SessionStore for PostgresStore {
              WHERE id = $1 AND expires_at > now() AND version = $4",
         ))
         .bind(record.id.as_str())
-        .bind(Json(&*record.data))
+        .bind(encode(&record.data)?)
         .bind(record.expires_at)
         .bind(version(record.version))
         .execute(&self.pool)

@@ -28,7 +28,7 @@ async fn clears_100_000_expired_rows_in_batches_and_keeps_1_000_live_ones() {
     let fill = |count: i32, label: &str, expiry: &str| {
         format!(
             "INSERT INTO {table} (id, data, expires_at, version) \
-             SELECT substr(md5('{label}' || i::text), 1, 32), '{{\"n\": 1}}'::jsonb, {expiry}, 0 \
+             SELECT substr(md5('{label}' || i::text), 1, 32), '{{\"n\":1}}', {expiry}, 0 \
              FROM generate_series(1, {count}) AS i"
         )
     };

@@ -23,11 +23,20 @@
 //!   `SET XX PXAT`: a session deleted by a concurrent logout is never
 //!   revived, and concurrent saves of one version have one winner. `touch`
 //!   is one script that moves the expiry without touching the data.
-//! - **Expiry** is native: Redis removes a key at its absolute `PXAT`
-//!   deadline, by the Redis server's clock, so [`SessionStore::clear_expired`]
-//!   has nothing to do (it returns 0). A record whose expiry has already
-//!   passed is written with that deadline and Redis drops it at once
-//!   (checked on Redis 7.0), so it is never loadable.
+//! - **Expiry** is native and follows the one rule of every store: a
+//!   record is live if and only if `now < expires_at`, `now` being the
+//!   Redis server's clock in milliseconds. Redis counts a key as gone only
+//!   once its clock is strictly past the key's `PXAT` deadline, so the
+//!   store sets the deadline to the last live millisecond,
+//!   `expires_at - 1 ms`: at exactly `expires_at` the key is gone for
+//!   `load`, `save` and `touch` alike (the scripts read the key with that
+//!   same rule). [`SessionStore::clear_expired`] has nothing to do (it
+//!   returns 0). A record whose expiry has already passed gets a deadline
+//!   in the past, so it is never loadable. The record's own `expires_at` is
+//!   stored exactly in the document; only the key's deadline is shifted.
+//!   `expires_at` is kept to the millisecond (sub-millisecond parts are
+//!   dropped), and the server's clock decides, so keep it in sync with the
+//!   application's.
 //! - **Crash**: what Redis persists is what survives; with persistence off
 //!   a restart logs everyone out.
 //! - **Connection**: `redis://`, `redis-cluster://`, `redis-sentinel://`
@@ -53,8 +62,9 @@ use session_core::{
 };
 
 /// Checks the key exists and holds `ARGV[2]` as its version, then writes
-/// `ARGV[1]` with the absolute expiry `ARGV[3]` (ms). 1 written, 0 gone (or
-/// not a session document: nothing to update), -1 another version.
+/// `ARGV[1]` with the key deadline `ARGV[3]` (ms, see [`deadline`]). 1
+/// written, 0 gone (or not a session document: nothing to update), -1
+/// another version.
 ///
 /// The scripts read the version and expiry from the head of the document
 /// [`Record::encode`] writes, `{"exp":MS,"ver":N,"data":..}`, instead of
@@ -70,13 +80,17 @@ redis.call('SET', KEYS[1], ARGV[1], 'XX', 'PXAT', ARGV[3])
 return 1
 "#;
 
-/// Moves the expiry of an existing key to `ARGV[1]` (ms), in the stored
-/// document too. 1 done, 0 gone.
+/// Writes the record's expiry `ARGV[1]` (ms) into the stored document and
+/// gives the key the deadline `ARGV[2]` (ms, see [`deadline`]). 1 done, 0
+/// gone.
+///
+/// `ARGV[1]` is digits with an optional sign, so it cannot carry a `%`
+/// that `gsub` would read as a capture reference.
 const TOUCH: &str = r#"
 local current = redis.call('GET', KEYS[1])
 if not current then return 0 end
 local moved = string.gsub(current, '^{"exp":%-?%d+,', '{"exp":' .. ARGV[1] .. ',', 1)
-redis.call('SET', KEYS[1], moved, 'XX', 'PXAT', ARGV[1])
+redis.call('SET', KEYS[1], moved, 'XX', 'PXAT', ARGV[2])
 return 1
 "#;
 
@@ -105,10 +119,19 @@ fn map_error(error: FredError) -> Error {
     }
 }
 
-/// `PXAT` takes a positive number of milliseconds: anything before 1970
-/// is "long ago" (1 ms), which Redis treats as already expired.
-fn pxat(record_ms: i64) -> i64 {
-    record_ms.max(1)
+/// The `PXAT` deadline of a key whose record expires at `expires_at_ms`.
+///
+/// Redis keeps a key while its clock is at or before the deadline (it
+/// expires keys when `now > deadline`), and a record must be gone from
+/// `expires_at` on, so the deadline is the last live millisecond. `PXAT`
+/// refuses anything below 1; an expiry at or before 1970-01-01T00:00:00.001
+/// has long passed, and 1 ms is just as past.
+fn deadline(expires_at_ms: i64) -> i64 {
+    expires_at_ms.saturating_sub(1).max(1)
+}
+
+fn unix_ms(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
 impl RedisStore {
@@ -184,7 +207,7 @@ impl SessionStore for RedisStore {
             .set(
                 self.key(&record.id),
                 record.encode()?,
-                Some(Expiration::PXAT(pxat(record.expires_at_unix_ms()))),
+                Some(Expiration::PXAT(deadline(record.expires_at_unix_ms()))),
                 Some(SetOptions::NX),
                 false,
             )
@@ -208,7 +231,7 @@ impl SessionStore for RedisStore {
         let args = vec![
             String::from_utf8(next.encode()?).map_err(Error::backend)?,
             record.version.to_string(),
-            pxat(record.expires_at_unix_ms()).to_string(),
+            deadline(record.expires_at_unix_ms()).to_string(),
         ];
         let outcome: i64 = self
             .pool
@@ -228,10 +251,14 @@ impl SessionStore for RedisStore {
     }
 
     async fn touch(&self, id: &SessionId, expires_at: OffsetDateTime) -> Result<(), Error> {
-        let ms = i64::try_from(expires_at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+        let ms = unix_ms(expires_at);
         let outcome: i64 = self
             .pool
-            .eval(TOUCH, vec![self.key(id)], vec![pxat(ms).to_string()])
+            .eval(
+                TOUCH,
+                vec![self.key(id)],
+                vec![ms.to_string(), deadline(ms).to_string()],
+            )
             .await
             .map_err(map_error)?;
         match outcome {
@@ -248,6 +275,18 @@ impl SessionStore for RedisStore {
 #[cfg(test)]
 mod tests {
     use session_core::{Record, SessionData, SessionId, time::OffsetDateTime};
+
+    use super::deadline;
+
+    #[test]
+    fn the_deadline_is_the_last_live_millisecond_and_always_valid_for_pxat() {
+        assert_eq!(deadline(1_893_456_000_123), 1_893_456_000_122);
+        assert_eq!(deadline(2), 1);
+        for long_ago in [1, 0, -1, -62_135_596_800_000, i64::MIN] {
+            assert_eq!(deadline(long_ago), 1, "{long_ago}");
+        }
+        assert_eq!(deadline(i64::MAX), i64::MAX - 1);
+    }
 
     /// The Lua scripts parse this head; if core changes its blob layout,
     /// they must change with it.

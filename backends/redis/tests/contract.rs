@@ -1,0 +1,347 @@
+//! Store-contract rules checked against a real Redis: control characters
+//! and deep nesting survive every write path (the Lua scripts included),
+//! and a key is gone from exactly its record's `expires_at` on, by the
+//! Redis server's clock.
+
+use fred::prelude::ClientLike;
+use fred::types::{ClusterHash, CustomCommand};
+use serde_json::{Value, json};
+use session_core::time::{Duration, OffsetDateTime};
+use session_core::{ErrorKind, Record, SessionData, SessionId, SessionStore};
+use session_store_redis::RedisStore;
+
+async fn store(name: &str) -> RedisStore {
+    let url = std::env::var("SESSION_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    RedisStore::connect(&url)
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "Redis at {url} is unreachable ({e}); start it with \
+                 `redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save \"\" --appendonly no` \
+                 or set SESSION_TEST_REDIS_URL"
+            )
+        })
+        .with_prefix(format!("{name}_{}:", &SessionId::generate().as_str()[..12]))
+}
+
+/// U+0000, every other C0 control and U+007F.
+fn controls() -> String {
+    (0u8..0x20).chain([0x7f]).map(char::from).collect()
+}
+
+/// Control characters in keys and values, alone, inside text, nested, and
+/// where the scripts look: a key named like the document's head.
+fn control_data() -> SessionData {
+    let all = controls();
+    let mut data = SessionData::new();
+    for c in all.chars() {
+        data.insert(format!("key{c}"), json!(format!("a{c}b")));
+        data.insert(c.to_string(), json!(c.to_string()));
+    }
+    data.insert(all.clone(), json!(all));
+    data.insert(
+        "nested".into(),
+        json!({ all.clone(): [all.clone(), {"\u{0}": "\u{0}\u{0}"}] }),
+    );
+    data.insert(
+        "{\"exp\":1,\"ver\":0,\u{0}".into(),
+        json!("\",\"ver\":9,\u{0}"),
+    );
+    data
+}
+
+fn nested_arrays(levels: usize) -> Value {
+    (0..levels).fold(json!("bottom"), |inner, _| json!([inner]))
+}
+
+fn nested_objects(levels: usize) -> Value {
+    (0..levels).fold(json!("bottom"), |inner, _| json!({ "k": inner }))
+}
+
+/// 100 nested arrays and 100 nested objects: the deepest value core
+/// accepts at insert.
+fn deep_data() -> SessionData {
+    let mut data = SessionData::new();
+    data.insert("arrays".into(), nested_arrays(100));
+    data.insert("objects".into(), nested_objects(100));
+    data
+}
+
+async fn load_exactly(store: &RedisStore, id: &SessionId, data: &SessionData, step: &str) {
+    let loaded = store
+        .load(id)
+        .await
+        .unwrap_or_else(|e| panic!("load after {step} failed ({:?}): {e}", e.kind()))
+        .unwrap_or_else(|| panic!("nothing loaded after {step}"));
+    assert!(*loaded.data == *data, "the data changed through {step}");
+}
+
+/// create → load, save → load, touch → load, each exact.
+async fn round_trips(store: &RedisStore, data: SessionData) {
+    let id = SessionId::generate();
+    let expires = OffsetDateTime::now_utc() + Duration::hours(1);
+    store
+        .create(&Record::new(id.clone(), data.clone(), expires))
+        .await
+        .unwrap();
+    load_exactly(store, &id, &data, "create").await;
+
+    let saved = SessionId::generate();
+    let mut before = SessionData::new();
+    before.insert("before".into(), json!(1));
+    store
+        .create(&Record::new(saved.clone(), before, expires))
+        .await
+        .unwrap();
+    store
+        .save(&Record::new(saved.clone(), data.clone(), expires))
+        .await
+        .unwrap();
+    load_exactly(store, &saved, &data, "save").await;
+    // A second save reads the version back out of the document written
+    // by the first.
+    store
+        .save(&Record::new(saved.clone(), data.clone(), expires).with_version(1))
+        .await
+        .unwrap();
+    load_exactly(store, &saved, &data, "a second save").await;
+
+    store
+        .touch(&saved, expires + Duration::hours(1))
+        .await
+        .unwrap();
+    load_exactly(store, &saved, &data, "touch").await;
+    store.delete(&id).await.unwrap();
+    store.delete(&saved).await.unwrap();
+}
+
+#[tokio::test]
+async fn control_characters_round_trip_in_keys_and_values() {
+    round_trips(&store("controls").await, control_data()).await;
+}
+
+#[tokio::test]
+async fn values_nested_100_levels_deep_round_trip() {
+    round_trips(&store("deep").await, deep_data()).await;
+}
+
+fn unix_ms(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap()
+}
+
+async fn pexpiretime(store: &RedisStore, id: &SessionId) -> i64 {
+    store
+        .pool()
+        .custom(
+            CustomCommand::new_static("PEXPIRETIME", ClusterHash::FirstKey, false),
+            vec![store.key(id)],
+        )
+        .await
+        .unwrap()
+}
+
+/// Redis drops a key once its clock is strictly past the key's deadline
+/// (`now > deadline`), so the deadline must be the last live millisecond.
+#[tokio::test]
+async fn the_key_deadline_is_the_last_millisecond_before_expires_at() {
+    let store = store("deadline").await;
+    let id = SessionId::generate();
+    let at = |s: i64| {
+        OffsetDateTime::now_utc().replace_millisecond(0).unwrap()
+            + Duration::seconds(s)
+            + Duration::milliseconds(123)
+    };
+
+    let created = at(600);
+    store
+        .create(&Record::new(id.clone(), SessionData::new(), created))
+        .await
+        .unwrap();
+    assert_eq!(
+        pexpiretime(&store, &id).await,
+        unix_ms(created) - 1,
+        "after create"
+    );
+
+    let saved = at(3600);
+    store
+        .save(&Record::new(id.clone(), SessionData::new(), saved))
+        .await
+        .unwrap();
+    assert_eq!(
+        pexpiretime(&store, &id).await,
+        unix_ms(saved) - 1,
+        "after save"
+    );
+
+    let touched = at(60);
+    store.touch(&id, touched).await.unwrap();
+    assert_eq!(
+        pexpiretime(&store, &id).await,
+        unix_ms(touched) - 1,
+        "after touch"
+    );
+    let loaded = store.load(&id).await.unwrap().unwrap();
+    assert_eq!(
+        loaded.expires_at, touched,
+        "touch must store the record's own expiry in the document, not the key's deadline"
+    );
+    assert_eq!(loaded.version, 1, "touch keeps the version");
+    store.delete(&id).await.unwrap();
+}
+
+/// The Redis server's clock, in milliseconds.
+async fn server_ms(store: &RedisStore) -> i64 {
+    let time: Vec<String> = store
+        .pool()
+        .custom(
+            CustomCommand::new_static("TIME", ClusterHash::Random, false),
+            Vec::<String>::new(),
+        )
+        .await
+        .unwrap();
+    let [seconds, micros] = time.as_slice() else {
+        panic!("TIME answered {time:?}")
+    };
+    seconds.parse::<i64>().unwrap() * 1000 + micros.parse::<i64>().unwrap() / 1000
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Op {
+    Load,
+    Save,
+    Touch,
+}
+
+/// Whether `op` found the record live.
+async fn live(
+    store: &RedisStore,
+    op: Op,
+    id: &SessionId,
+    expires: OffsetDateTime,
+    version: &mut u64,
+) -> bool {
+    let outcome = match op {
+        Op::Load => return store.load(id).await.unwrap().is_some(),
+        Op::Save => store
+            .save(&Record::new(id.clone(), SessionData::new(), expires).with_version(*version))
+            .await
+            .map(|()| *version += 1),
+        Op::Touch => store.touch(id, expires).await,
+    };
+    match outcome {
+        Ok(()) => true,
+        Err(e) if e.kind() == ErrorKind::NotFound => false,
+        Err(e) => panic!("{op:?} failed: {e}"),
+    }
+}
+
+/// Polls load, save and touch across the deadline, each call bracketed by
+/// the server's clock: an operation that ran after the server read
+/// `expires_at` must find nothing, one that ran before the server read
+/// `expires_at` must find the record. Sound whatever the scheduling (Redis
+/// decides with a time no earlier than any reply it sent before the
+/// command, no later than any reply after it). Runs are repeated, with
+/// fresh records, until every operation has been seen at the exact
+/// millisecond on both sides.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_save_and_touch_agree_with_expires_at_to_the_millisecond() {
+    let store = store("boundary").await;
+    let ops = [Op::Load, Op::Save, Op::Touch];
+    // Per operation: seen live at expires_at - 1, seen gone at expires_at.
+    let mut seen = [[false; 2]; 3];
+    for _attempt in 0..30 {
+        let start = server_ms(&store).await;
+        let expires_ms = start + 100;
+        let expires =
+            OffsetDateTime::from_unix_timestamp_nanos(i128::from(expires_ms) * 1_000_000).unwrap();
+        let ids: Vec<SessionId> = ops.iter().map(|_| SessionId::generate()).collect();
+        for id in &ids {
+            store
+                .create(&Record::new(id.clone(), SessionData::new(), expires))
+                .await
+                .unwrap();
+        }
+        let mut versions = [0u64; 3];
+        tokio::time::sleep(std::time::Duration::from_millis(90)).await;
+        loop {
+            let now = server_ms(&store).await;
+            if now > expires_ms + 3 {
+                break;
+            }
+            for (i, op) in ops.iter().enumerate() {
+                let before = server_ms(&store).await;
+                let found = live(&store, *op, &ids[i], expires, &mut versions[i]).await;
+                let after = server_ms(&store).await;
+                if before >= expires_ms {
+                    assert!(
+                        !found,
+                        "{op:?} found the record {} ms after its expiry",
+                        before - expires_ms
+                    );
+                    seen[i][1] |= before == expires_ms;
+                }
+                if after < expires_ms {
+                    assert!(
+                        found,
+                        "{op:?} lost the record {} ms before its expiry",
+                        expires_ms - after
+                    );
+                    seen[i][0] |= after == expires_ms - 1;
+                }
+            }
+        }
+        for id in &ids {
+            store.delete(id).await.unwrap();
+        }
+        if seen.iter().all(|s| s[0] && s[1]) {
+            return;
+        }
+    }
+    panic!(
+        "[live at -1 ms, gone at 0 ms] observed per operation: {seen:?}; \
+         never both for all of load, save, touch in 30 runs (machine too busy?)"
+    );
+}
+
+#[tokio::test]
+async fn a_record_is_live_until_expires_at_then_gone_for_every_operation() {
+    let store = store("sleep").await;
+    let expires = OffsetDateTime::now_utc() + Duration::milliseconds(300);
+    let ids: Vec<SessionId> = (0..3).map(|_| SessionId::generate()).collect();
+    for id in &ids {
+        store
+            .create(&Record::new(id.clone(), SessionData::new(), expires))
+            .await
+            .unwrap();
+        assert!(
+            store.load(id).await.unwrap().is_some(),
+            "live before its expiry"
+        );
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert!(
+        store.load(&ids[0]).await.unwrap().is_none(),
+        "load after expiry"
+    );
+    let err = store
+        .save(&Record::new(
+            ids[1].clone(),
+            SessionData::new(),
+            expires + Duration::hours(1),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "save after expiry");
+    let err = store
+        .touch(&ids[2], expires + Duration::hours(1))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "touch after expiry");
+    assert_eq!(
+        store.clear_expired().await.unwrap(),
+        0,
+        "Redis expires natively"
+    );
+}
