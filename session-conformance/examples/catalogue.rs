@@ -18,9 +18,23 @@ fn main() {
         } else {
             case.title.to_owned()
         };
+        let needs = if case.needs.is_empty() {
+            "-".to_owned()
+        } else {
+            case.needs
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         println!(
             "| `{}` {} | {} | {} | {} | {} |",
-            case.id, title, case.level, case.section, case.needs, case.requirement
+            case.id,
+            title,
+            case.level,
+            case.section,
+            needs,
+            case.requirement.replace('|', "\\|")
         );
     }
 }

@@ -24,27 +24,33 @@ impl fmt::Display for Level {
 /// An optional ability a case needs. A case whose need the implementation
 /// lacks is listed as ignored, never as passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Need {
-    /// Nothing optional.
-    Nothing,
     /// [`Capabilities::touch`](session_core::Capabilities::touch).
     Touch,
+    /// The store does *not* declare `touch` (the case checks what such a
+    /// store answers).
+    NoTouch,
     /// [`Capabilities::clear_expired`](session_core::Capabilities::clear_expired).
     ClearExpired,
     /// [`Capabilities::versioned`](session_core::Capabilities::versioned).
     Versioned,
     /// The store decides expiry by the clock its factory was given.
     ManualClock,
+    /// The framework hands the adapter header fields that are not UTF-8
+    /// (Rocket 0.5 drops such a field before any adapter sees it).
+    NonUtf8Headers,
 }
 
 impl fmt::Display for Need {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Need::Nothing => "-",
             Need::Touch => "touch",
+            Need::NoTouch => "no touch",
             Need::ClearExpired => "clear_expired",
             Need::Versioned => "versioned",
             Need::ManualClock => "manual clock",
+            Need::NonUtf8Headers => "non-UTF-8 header fields",
         })
     }
 }
@@ -61,10 +67,15 @@ pub struct CaseInfo {
     pub requirement: &'static str,
     /// MUST or SHOULD.
     pub level: Level,
-    /// The section of the design it checks, e.g. `"§7"`.
+    /// The section of the kit's specification (`SPEC.md`, also the
+    /// [`spec`](crate::spec) module) it checks, e.g. `"§7"`.
     pub section: &'static str,
-    /// The optional ability it needs.
-    pub needs: Need,
+    /// The contract sentences it checks, by their tags: `store.*` in the
+    /// `SessionStore` docs, `adapter.*` in the [adapter
+    /// guide](crate::adapter_guide).
+    pub clauses: &'static [&'static str],
+    /// The optional abilities it needs (none for most cases).
+    pub needs: &'static [Need],
     /// It waits in real time (at most 2 s).
     pub slow: bool,
 }

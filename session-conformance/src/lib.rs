@@ -2,8 +2,9 @@
 //! [`SessionStore`](session_core::SessionStore) and any framework adapter,
 //! case by case.
 //!
-//! Every case cites the requirement it checks (a `MUST`/`SHOULD` sentence
-//! and a section of the design), has a stable ID (`ST-<AREA>-<NNN>` for store
+//! Every case cites the requirement it checks (a `MUST`/`SHOULD` sentence,
+//! the tagged contract sentences it traces to, and a section of the
+//! [specification](spec) shipped in this crate), has a stable ID (`ST-<AREA>-<NNN>` for store
 //! cases, `HX-<AREA>-<NNN>` for HTTP cases) and becomes one test under
 //! `cargo test`, filterable by prefix (`cargo test --test conformance ST-CRE`).
 //! A case whose capability the implementation lacks is listed as ignored,
@@ -33,7 +34,15 @@
 //! Any [`StoreSuite`] builder method can follow as `method = value`
 //! (`teardown`, `unavailable_hint`, …). A factory error means the backend is
 //! unreachable: its cases are reported `unavailable`, which fails the run
-//! when `SESSION_CONFORMANCE_REQUIRE_BACKEND=1`.
+//! when `SESSION_CONFORMANCE_REQUIRE_BACKEND=1`. Only a connection-level
+//! failure is unavailable: any other error a store returns fails the case
+//! that got it.
+//!
+//! # Certify an adapter
+//!
+//! The [adapter guide](adapter_guide) states the adapter contract as
+//! numbered sentences, each traced to the HTTP cases that check it, with a
+//! whole hyper adapter as the worked example; [`http_suite!`] certifies it.
 #![cfg_attr(
     not(test),
     deny(
@@ -44,12 +53,18 @@
     )
 )]
 
+pub mod adapter_guide {
+    #![doc = include_str!("../ADAPTERS.md")]
+}
 mod case;
 mod check;
 pub mod http;
 pub mod probe;
 pub mod report;
 mod runner;
+pub mod spec {
+    #![doc = include_str!("../SPEC.md")]
+}
 pub mod store;
 
 pub use case::{CaseInfo, Level, Need};

@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | GET `/probe/noop` | does not touch the session | `{}` |
 //! | GET `/probe/get?k=K` | read | `{"value": V or null}` |
-//! | POST `/probe/set?k=K&v=V[&status=N]` | insert, answer with status N | `{"ok": true}` |
+//! | POST `/probe/set?k=K&v=V[&status=N][&nest=D]` | insert (V wrapped in D arrays), answer with status N | `{"ok": true}` |
 //! | POST `/probe/remove?k=K` | remove | `{"value": old or null}` |
 //! | POST `/probe/incr?k=K` | read, add 1, write | `{"value": n}` |
 //! | GET `/probe/all` | read everything | `{"key": id or null, "data": {...}}` |
@@ -19,9 +19,22 @@
 //! | POST `/probe/logout` | logout | `{"ok": true}` |
 //! | GET `/probe/user` | current user | `{"user": U or null}` |
 //!
-//! `v` is parsed as JSON, else taken as a string. Unknown routes answer 404,
-//! a wrong method 405, a missing or bad parameter (or a reserved key) 400,
-//! and a session error its [`Error::http_status`](session_core::Error::http_status) with
+//! `v` is parsed as JSON, else taken as a string. `status` is 200 to 599.
+//! `nest=D` (0 to 1,000) wraps the value in D arrays, to send values deeper
+//! than a query string's JSON parser would read.
+//!
+//! Every route also takes `hold_ms=N` (0 to 5,000): the handler waits that
+//! long after doing its work, before answering, so a test can let another
+//! request of the same visitor land in between.
+//!
+//! Every route also takes `app_headers=1`: the handler then sets headers of
+//! its own, as applications do — `Vary: Accept-Language` and
+//! `Set-Cookie: theme=dark; Path=/` — returned in [`ProbeResponse::headers`];
+//! the adapter must keep them beside its own.
+//!
+//! Unknown routes answer 404, a wrong method 405, a missing or bad parameter,
+//! a reserved key or a value the session refuses 400, and a session error its
+//! [`Error::http_status`](session_core::Error::http_status) with
 //! `{"error": message}`.
 
 use serde_json::{Value, json};
@@ -36,13 +49,23 @@ pub struct ProbeResponse {
     pub status: u16,
     /// The JSON body (`Content-Type: application/json`).
     pub body: String,
+    /// Headers the handler sets itself (`app_headers=1`), to append to the
+    /// response as they are, before the session adapter adds its own.
+    pub headers: Vec<(&'static str, &'static str)>,
 }
+
+/// The headers a probe handler sets with `app_headers=1`.
+pub const APP_HEADERS: [(&str, &str); 2] = [
+    ("vary", "Accept-Language"),
+    ("set-cookie", "theme=dark; Path=/"),
+];
 
 impl ProbeResponse {
     fn json(status: u16, body: Value) -> Self {
         ProbeResponse {
             status,
             body: body.to_string(),
+            headers: Vec::new(),
         }
     }
 
@@ -60,17 +83,30 @@ pub async fn respond(
     query: Option<&str>,
 ) -> ProbeResponse {
     let params = Params::parse(query.unwrap_or(""));
-    match route(session, method, path, &params).await {
+    let hold = match params.get("hold_ms").map(str::parse::<u64>) {
+        None => None,
+        Some(Ok(ms)) if ms <= 5_000 => Some(std::time::Duration::from_millis(ms)),
+        Some(_) => return ProbeResponse::error(400, "hold_ms must be a number from 0 to 5000"),
+    };
+    let mut response = match route(session, method, path, &params).await {
         Ok(response) => response,
-        // Writing a reserved key is the client's mistake here, not the app's.
-        Err(error) if error.kind() == ErrorKind::ReservedKey => {
+        // A reserved key or a value the session refuses is the client's
+        // mistake here, not the app's.
+        Err(error) if matches!(error.kind(), ErrorKind::ReservedKey | ErrorKind::Value) => {
             ProbeResponse::error(400, &error.to_string())
         }
         Err(error) => {
             tracing::error!(%error, kind = ?error.kind(), "session error on a probe route");
             ProbeResponse::error(error.http_status(), &error.to_string())
         }
+    };
+    if params.get("app_headers").is_some_and(|v| v == "1") {
+        response.headers.extend(APP_HEADERS);
     }
+    if let Some(hold) = hold {
+        tokio::time::sleep(hold).await;
+    }
+    response
 }
 
 struct Params(Vec<(String, String)>);
@@ -136,13 +172,22 @@ async fn route(
                 return bad("missing k");
             };
             let raw = params.get("v").unwrap_or("");
-            let value = serde_json::from_str::<Value>(raw)
+            let mut value = serde_json::from_str::<Value>(raw)
                 .unwrap_or_else(|_| Value::String(raw.to_owned()));
             let status = match params.get("status").map(str::parse::<u16>) {
                 None => 200,
-                Some(Ok(status)) if (100..=599).contains(&status) => status,
-                Some(_) => return bad("status must be a number from 100 to 599"),
+                Some(Ok(status)) if (200..=599).contains(&status) => status,
+                Some(_) => return bad("status must be a number from 200 to 599"),
             };
+            match params.get("nest").map(str::parse::<u32>) {
+                None => {}
+                Some(Ok(depth)) if depth <= 1_000 => {
+                    for _ in 0..depth {
+                        value = Value::Array(vec![value]);
+                    }
+                }
+                Some(_) => return bad("nest must be a number from 0 to 1000"),
+            }
             session.insert(key, value).await?;
             Ok(ProbeResponse::json(status, json!({"ok": true})))
         }

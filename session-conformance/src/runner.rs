@@ -2,14 +2,16 @@
 //! kit's self-test), and records one report row per case.
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use time::OffsetDateTime;
 
-use crate::report::{CaseReport, Report, Status};
+use crate::report::{CaseReport, Declared, Origin, Report, RunContext, Status};
 use crate::{CaseInfo, CaseResult};
 
 /// A boxed, sendable future.
@@ -86,6 +88,8 @@ pub(crate) trait Suite: Clone + Send + Sync + 'static {
     fn info(case: &Self::Case) -> CaseInfo;
     /// The suite's name (the report's file name).
     fn name(&self) -> &str;
+    /// What the suite declares about the implementation, for the report.
+    fn declared(&self) -> Declared;
     /// What to tell the user when the implementation is unreachable.
     fn hint(&self) -> Option<&str>;
     /// Why this implementation cannot run `case`, if it cannot.
@@ -141,7 +145,8 @@ pub(crate) async fn run_suite<S: Suite>(suite: &S, require: Option<bool>) -> Vec
 /// The `main` of a `harness = false` test for a suite.
 pub(crate) fn suite_main<S: Suite>(suite: S) -> ExitCode {
     let name = suite.name().to_owned();
-    run_main(&name, S::KIND, move |runtime| {
+    let declared = suite.declared();
+    run_main(&name, S::KIND, declared, move |runtime| {
         runtime.block_on(plan(&suite))
     })
 }
@@ -164,30 +169,52 @@ async fn run_all_with(planned: Vec<Planned>, require: bool) -> Vec<CaseReport> {
     let mut tasks = Vec::new();
     for case in planned {
         let case = case.adjusted(skip_slow);
+        let info = case.info;
         let limit = Arc::clone(&limit);
-        tasks.push(tokio::spawn(async move {
+        let started = Instant::now();
+        let task = tokio::spawn(async move {
             let _permit = limit.acquire_owned().await;
             case.execute(require).await
-        }));
+        });
+        tasks.push((info, started, task));
     }
     let mut rows = Vec::with_capacity(tasks.len());
-    for task in tasks {
+    for (info, started, task) in tasks {
         match task.await {
             Ok(row) => rows.push(row),
-            Err(join_error) => rows.push(CaseReport::panicked(join_error.to_string())),
+            Err(join_error) => {
+                let panic = match join_error.try_into_panic() {
+                    Ok(payload) => panic_text(&*payload),
+                    Err(join_error) => join_error.to_string(),
+                };
+                rows.push(CaseReport::panicked(&info, started.elapsed(), &panic));
+            }
         }
     }
     rows
 }
 
+/// What a panic said, when it said it with a string.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-string payload".to_owned())
+}
+
 /// The `main` of a `harness = false` test: one libtest trial per case, then
-/// the report files.
+/// the report files. A run whose arguments leave cases of the catalogue out
+/// writes a partial report beside the certificate (see [`crate::report`]).
 fn run_main(
     suite: &str,
     kind: &'static str,
+    declared: Declared,
     build: impl FnOnce(&tokio::runtime::Runtime) -> Vec<Planned>,
 ) -> ExitCode {
     let args = Arguments::from_args();
+    let started_at = OffsetDateTime::now_utc();
+    let started = Instant::now();
     let runtime = match runtime() {
         Ok(runtime) => Arc::new(runtime),
         Err(error) => {
@@ -199,16 +226,25 @@ fn run_main(
     let require = env_flag(REQUIRE_BACKEND_ENV);
     let skip_slow = env_flag(SKIP_SLOW_ENV);
     let rows = Arc::new(Mutex::new(Vec::new()));
-    let trials = planned
+    let trials: Vec<Trial> = planned
         .into_iter()
         .map(|case| {
             let case = case.adjusted(skip_slow);
-            let name = case.info.test_name();
-            let slow = case.info.slow;
+            let info = case.info;
+            let name = info.test_name();
+            let slow = info.slow;
             let runtime = Arc::clone(&runtime);
             let rows = Arc::clone(&rows);
             let trial = Trial::ignorable_test(name, move || {
-                let row = runtime.block_on(case.execute(require));
+                let began = Instant::now();
+                // A panicking case still gets its row (libtest would catch
+                // the panic, but the certificate would lose the case).
+                let row = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    runtime.block_on(case.execute(require))
+                }))
+                .unwrap_or_else(|payload| {
+                    CaseReport::panicked(&info, began.elapsed(), &panic_text(&*payload))
+                });
                 let outcome = match row.status {
                     Status::Passed => Ok(Completion::Completed),
                     Status::Ignored | Status::Unavailable => Ok(Completion::Ignored {
@@ -224,14 +260,22 @@ fn run_main(
             if slow { trial.with_kind("slow") } else { trial }
         })
         .collect();
+    let catalogue = trials.len();
+    let selected = trials.iter().filter(|t| !args.is_filtered_out(t)).count();
     let conclusion = libtest_mimic::run(&args, trials);
     let rows = std::mem::take(&mut *rows.lock().unwrap_or_else(PoisonError::into_inner));
     if !rows.is_empty() {
-        let report = Report::new(suite, kind, rows);
-        match report.write() {
-            Ok(paths) => eprintln!("session-conformance: report written to {paths}"),
-            Err(error) => eprintln!("session-conformance: could not write the report: {error}"),
-        }
+        let run = RunContext {
+            declared,
+            skip_slow,
+            require_backend: require,
+            partial: selected < catalogue,
+            catalogue,
+            started: started_at,
+            took: started.elapsed(),
+        };
+        let report = Report::new(suite, kind, run, Origin::current(), rows);
+        write_report(&report);
         if report.count(Status::Unavailable) > 0 {
             eprintln!(
                 "session-conformance: WARNING: {} cases were not run because the implementation \
@@ -241,4 +285,42 @@ fn run_main(
         }
     }
     conclusion.exit_code()
+}
+
+/// Writes the report files and says where, and what it kept or removed.
+fn write_report(report: &Report) {
+    let written = match report.write() {
+        Ok(written) => written,
+        Err(error) => {
+            eprintln!("session-conformance: could not write the report: {error}");
+            return;
+        }
+    };
+    let what = if report.partial {
+        "partial report (the test filter left cases out; not a certificate)"
+    } else {
+        "report"
+    };
+    eprintln!(
+        "session-conformance: {what} written to {} and {}",
+        written.json.display(),
+        written.md.display()
+    );
+    if let Some((kept, other)) = &written.kept {
+        eprintln!(
+            "session-conformance: WARNING: {} holds the report of another suite named {:?} \
+             (run by {other}); kept it, and wrote this one (run by {}) to {} instead. \
+             Give the suites different names to keep one certificate each.",
+            kept.display(),
+            report.suite,
+            report.origin,
+            written.json.display()
+        );
+    }
+    for path in &written.removed {
+        eprintln!(
+            "session-conformance: removed the stale partial report {}",
+            path.display()
+        );
+    }
 }

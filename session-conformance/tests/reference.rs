@@ -3,6 +3,8 @@
 
 mod common;
 
-session_conformance::http_suite!("reference", |spec: session_conformance::ServerSpec| {
-    common::start(spec, None)
-});
+session_conformance::http_suite!(
+    "reference",
+    |spec: session_conformance::ServerSpec| { common::start(spec, None) },
+    store_capabilities = session_core::Capabilities::ALL,
+);

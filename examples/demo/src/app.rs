@@ -18,6 +18,9 @@ pub struct Reply {
     pub body: String,
     /// A `Location` header, for redirects.
     pub location: Option<&'static str>,
+    /// Headers the application sets itself (the probe's `app_headers=1`),
+    /// appended before the session adapter adds its own.
+    pub headers: Vec<(&'static str, &'static str)>,
 }
 
 /// Answers one request.
@@ -35,6 +38,7 @@ pub async fn dispatch(
             content_type: "application/json",
             body: answer.body,
             location: None,
+            headers: answer.headers,
         };
     }
     let answer = page::handle(session, method, path, body).await;
@@ -43,5 +47,6 @@ pub async fn dispatch(
         content_type: answer.content_type,
         body: answer.body,
         location: answer.location,
+        headers: Vec::new(),
     }
 }

@@ -35,6 +35,9 @@ pub async fn poem(
         if let Some(location) = reply.location {
             response = response.header("Location", location);
         }
+        for (name, value) in reply.headers {
+            response = response.header(name, value);
+        }
         response.body(reply.body)
     })
     .with(SessionMiddleware::new(sessions));
@@ -54,6 +57,11 @@ fn warp_response(reply: Reply) -> warp::reply::Response {
         response
             .headers_mut()
             .insert("Location", HeaderValue::from_static(location));
+    }
+    for (name, value) in reply.headers {
+        response
+            .headers_mut()
+            .append(name, HeaderValue::from_static(value));
     }
     response
 }
@@ -165,6 +173,9 @@ mod rocket_routes {
                 .sized_body(reply.body.len(), std::io::Cursor::new(reply.body));
             if let Some(location) = reply.location {
                 response.header(Header::new("Location", location));
+            }
+            for (name, value) in reply.headers {
+                response.header_adjoin(Header::new(name, value));
             }
             response.ok()
         }

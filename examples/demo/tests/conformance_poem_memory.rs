@@ -6,5 +6,6 @@ session_conformance::http_suite!(
     "poem-memory",
     |spec: session_conformance::ServerSpec| async move {
         common::start("poem", common::memory(&spec), spec).await
-    }
+    },
+    store_capabilities = session_core::Capabilities::ALL,
 );

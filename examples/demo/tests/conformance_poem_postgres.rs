@@ -13,4 +13,5 @@ session_conformance::http_suite!(
     },
     unavailable_hint =
         "scripts/test starts throwaway PostgreSQL and Redis servers when none is running",
+    store_capabilities = session_core::Capabilities::ALL,
 );

@@ -11,4 +11,10 @@ session_conformance::http_suite!(
     },
     unavailable_hint =
         "scripts/test starts throwaway PostgreSQL and Redis servers when none is running",
+    store_capabilities = session_core::Capabilities::NONE
+        .with_touch(true)
+        .with_versioned(true),
+    // Rocket 0.5 drops a header field that is not UTF-8 before any
+    // adapter code runs.
+    non_utf8_headers = false,
 );

@@ -94,12 +94,16 @@ impl Client {
         self.jar = value;
     }
 
+    /// The `Cookie` field that carries the jar's cookie, if any.
+    pub(crate) fn cookie_field(&self) -> Option<Vec<u8>> {
+        self.jar
+            .as_ref()
+            .map(|v| format!("{}={v}", self.cookie_name).into_bytes())
+    }
+
     /// Sends a request with the jar's cookie, then updates the jar.
     pub(crate) async fn send(&mut self, method: &str, target: &str) -> Result<Answer, Failure> {
-        let header = self
-            .jar
-            .as_ref()
-            .map(|v| format!("{}={v}", self.cookie_name).into_bytes());
+        let header = self.cookie_field();
         let answer = self
             .raw(method, target, header.as_deref().into_iter().collect())
             .await?;

@@ -8,12 +8,12 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use session_core::{BoxError, Config, SessionId};
+use session_core::{BoxError, Capabilities, Config, SessionId};
 
 use crate::check::chain;
-use crate::report::CaseReport;
+use crate::report::{CaseReport, Declared};
 use crate::runner::{self, BoxFuture};
-use crate::{CaseInfo, CaseResult, Failure};
+use crate::{CaseInfo, CaseResult, Failure, Need};
 
 mod cases;
 pub(crate) mod client;
@@ -34,6 +34,7 @@ pub struct ServerSpec {
 }
 
 type Factory = dyn Fn(ServerSpec) -> BoxFuture<'static, Result<SocketAddr, BoxError>> + Send + Sync;
+type Teardown = dyn Fn(ServerSpec) -> BoxFuture<'static, ()> + Send + Sync;
 
 /// A server under test: how to start one for a [`ServerSpec`].
 #[derive(Clone)]
@@ -41,6 +42,10 @@ pub struct HttpSuite {
     name: String,
     factory: Arc<Factory>,
     hint: Option<String>,
+    teardown: Option<Arc<Teardown>>,
+    store_capabilities: Capabilities,
+    non_utf8_headers: bool,
+    version: Option<String>,
 }
 
 impl fmt::Debug for HttpSuite {
@@ -70,13 +75,61 @@ impl HttpSuite {
                 Box::pin(async move { started.await.map_err(Into::into) })
             }),
             hint: None,
+            teardown: None,
+            store_capabilities: Capabilities::NONE,
+            non_utf8_headers: true,
+            version: None,
         }
+    }
+
+    /// The capabilities of the store behind the server. Cases that need one
+    /// it lacks (every key of concurrent writes landing needs versioned
+    /// saves) are ignored, never passed. Default: none.
+    #[must_use]
+    pub fn store_capabilities(mut self, capabilities: Capabilities) -> Self {
+        self.store_capabilities = capabilities;
+        self
+    }
+
+    /// Whether the framework hands the adapter `Cookie` fields that are not
+    /// valid UTF-8. Say `false` only for a framework that drops such a field
+    /// before any adapter code runs (Rocket 0.5 does); the case that needs
+    /// them is then ignored with that reason in the certificate.
+    /// Default: `true`.
+    #[must_use]
+    pub fn non_utf8_headers(mut self, yes: bool) -> Self {
+        self.non_utf8_headers = yes;
+        self
     }
 
     /// What to tell the user when no server can be started.
     #[must_use]
     pub fn unavailable_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
+        self
+    }
+
+    /// Runs after every case, passed or not, and after the reachability
+    /// check, with the spec the factory was given: stop the server, drop
+    /// what [`ServerSpec::namespace`] left behind (a schema, keys, a
+    /// directory).
+    #[must_use]
+    pub fn teardown<F, Fut>(mut self, teardown: F) -> Self
+    where
+        F: Fn(ServerSpec) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let teardown = Arc::new(teardown);
+        self.teardown = Some(Arc::new(move |spec| Box::pin(teardown(spec))));
+        self
+    }
+
+    /// The version of the adapter under test, recorded in the report beside
+    /// the suite's name (`implementation_version = env!("CARGO_PKG_VERSION")`
+    /// in [`http_suite!`](crate::http_suite)).
+    #[must_use]
+    pub fn implementation_version(mut self, version: impl Into<String>) -> Self {
+        self.version = Some(version.into());
         self
     }
 
@@ -97,38 +150,55 @@ impl HttpSuite {
         runner::suite_main(self)
     }
 
-    async fn start(&self, config: Config) -> Result<(SocketAddr, Config), Failure> {
-        let spec = ServerSpec {
-            config: config.clone(),
+    /// A spec with `config` and a fresh namespace.
+    fn spec(config: Config) -> ServerSpec {
+        ServerSpec {
+            config,
             namespace: namespace(),
-        };
-        let addr = (self.factory)(spec)
-            .await
-            .map_err(|e| Failure::new(format!("the server factory failed: {}", chain(&*e))))?;
-        Ok((addr, config))
-    }
-
-    async fn reachability(&self) -> Result<(), String> {
-        let (addr, config) = self
-            .start(Config::default())
-            .await
-            .map_err(|f| f.message().to_owned())?;
-        match Client::new(addr, config.cookie_name())
-            .get("/probe/noop")
-            .await
-        {
-            Ok(answer) if answer.status == 200 => Ok(()),
-            Ok(answer) => Err(format!(
-                "GET /probe/noop answered {}, not 200",
-                answer.status
-            )),
-            Err(failure) => Err(failure.message().to_owned()),
         }
     }
 
+    async fn start(&self, spec: &ServerSpec) -> Result<SocketAddr, Failure> {
+        (self.factory)(spec.clone())
+            .await
+            .map_err(|e| Failure::new(format!("the server factory failed: {}", chain(&*e))))
+    }
+
+    async fn tear_down(&self, spec: ServerSpec) {
+        if let Some(teardown) = &self.teardown {
+            teardown(spec).await;
+        }
+    }
+
+    /// Whether a server starts and answers at all: a factory error or a
+    /// connection that fails makes it unreachable. A server that answers,
+    /// whatever the status, is reachable, and the cases say what is wrong
+    /// with it.
+    async fn reachability(&self) -> Result<(), String> {
+        let spec = Self::spec(Config::default());
+        let result = match self.start(&spec).await {
+            Ok(addr) => Client::new(addr, spec.config.cookie_name())
+                .get("/probe/noop")
+                .await
+                .map(drop)
+                .map_err(|failure| failure.message().to_owned()),
+            Err(failure) => Err(failure.message().to_owned()),
+        };
+        self.tear_down(spec).await;
+        result
+    }
+
     async fn run_case(self: Arc<Self>, case: HttpCase) -> CaseResult {
-        let (addr, config) = self.start((case.config)()).await?;
-        (case.run)(HttpCtx { addr, config }).await
+        let spec = Self::spec((case.config)());
+        let result = match self.start(&spec).await {
+            Ok(addr) => {
+                let config = spec.config.clone();
+                (case.run)(HttpCtx { addr, config }).await
+            }
+            Err(failure) => Err(failure),
+        };
+        self.tear_down(spec).await;
+        result
     }
 }
 
@@ -153,12 +223,39 @@ impl runner::Suite for HttpSuite {
         &self.name
     }
 
+    fn declared(&self) -> Declared {
+        Declared {
+            version: self.version.clone(),
+            capabilities: Some(self.store_capabilities.into()),
+            manual_clock: None,
+            non_utf8_headers: Some(self.non_utf8_headers),
+        }
+    }
+
     fn hint(&self) -> Option<&str> {
         self.hint.as_deref()
     }
 
-    fn skip(&self, _: &HttpCase) -> Option<String> {
-        None
+    fn skip(&self, case: &HttpCase) -> Option<String> {
+        let caps = self.store_capabilities;
+        let missing = case.info.needs.iter().find(|need| match need {
+            Need::Versioned => !caps.versioned,
+            Need::Touch => !caps.touch,
+            Need::ClearExpired => !caps.clear_expired,
+            Need::NonUtf8Headers => !self.non_utf8_headers,
+            _ => false,
+        })?;
+        Some(match missing {
+            Need::NonUtf8Headers => format!(
+                "{} declares that its framework drops Cookie fields that are not UTF-8 \
+                 before the adapter sees them",
+                self.name
+            ),
+            need => format!(
+                "needs a store with {need}, which {} does not declare",
+                self.name
+            ),
+        })
     }
 
     fn reachability(&self) -> BoxFuture<'_, Result<(), String>> {

@@ -10,7 +10,7 @@ use session_core::{BoxError, Capabilities, Clock, ManualClock, SessionId, Sessio
 use time::{Duration, OffsetDateTime};
 
 use crate::check::chain;
-use crate::report::CaseReport;
+use crate::report::{CaseReport, Declared};
 use crate::runner::{self, BoxFuture};
 use crate::{CaseInfo, CaseResult, Failure, Need};
 
@@ -66,6 +66,7 @@ pub struct StoreSuite {
     capabilities: Capabilities,
     manual_clock: bool,
     hint: Option<String>,
+    version: Option<String>,
 }
 
 impl fmt::Debug for StoreSuite {
@@ -103,6 +104,7 @@ impl StoreSuite {
             capabilities: Capabilities::NONE,
             manual_clock: false,
             hint: None,
+            version: None,
         }
     }
 
@@ -144,6 +146,15 @@ impl StoreSuite {
         self
     }
 
+    /// The version of the store under test, recorded in the report beside
+    /// the suite's name (`implementation_version = env!("CARGO_PKG_VERSION")`
+    /// in [`store_suite!`](crate::store_suite)).
+    #[must_use]
+    pub fn implementation_version(mut self, version: impl Into<String>) -> Self {
+        self.version = Some(version.into());
+        self
+    }
+
     /// Runs every case in-process and returns one row each (the kit's
     /// self-test uses it). Call it from async code.
     pub async fn run(&self) -> Vec<CaseReport> {
@@ -164,25 +175,31 @@ impl StoreSuite {
         runner::suite_main(self)
     }
 
-    fn lacks(&self, need: Need) -> Option<Need> {
-        let has = match need {
-            Need::Nothing => true,
-            Need::Touch => self.capabilities.touch,
-            Need::ClearExpired => self.capabilities.clear_expired,
-            Need::Versioned => self.capabilities.versioned,
-            Need::ManualClock => self.manual_clock,
-        };
-        (!has).then_some(need)
+    fn lacks(&self, needs: &[Need]) -> Option<Need> {
+        needs.iter().copied().find(|need| match need {
+            Need::Touch => !self.capabilities.touch,
+            Need::NoTouch => self.capabilities.touch,
+            Need::ClearExpired => !self.capabilities.clear_expired,
+            Need::Versioned => !self.capabilities.versioned,
+            Need::ManualClock => !self.manual_clock,
+            // Store cases never need anything of HTTP.
+            _ => false,
+        })
     }
 
+    /// Whether the backend answers: only a factory error or a `load` error
+    /// of kind [`Unavailable`](session_core::ErrorKind::Unavailable) makes
+    /// it unreachable. Any other answer, an error included, means it is
+    /// reachable, and the cases say what is wrong with it.
     async fn reachability(&self) -> Result<(), String> {
         let ns = Namespace::fresh();
         let result = match (self.factory)(ns.clone()).await {
-            Ok(store) => store
-                .load(&SessionId::generate())
-                .await
-                .map(drop)
-                .map_err(|e| chain(&e)),
+            Ok(store) => match store.load(&SessionId::generate()).await {
+                Err(error) if error.kind() == session_core::ErrorKind::Unavailable => {
+                    Err(chain(&error))
+                }
+                _ => Ok(()),
+            },
             Err(error) => Err(chain(&*error)),
         };
         if let Some(teardown) = &self.teardown {
@@ -236,6 +253,15 @@ impl runner::Suite for StoreSuite {
 
     fn name(&self) -> &str {
         &self.name
+    }
+
+    fn declared(&self) -> Declared {
+        Declared {
+            version: self.version.clone(),
+            capabilities: Some(self.capabilities.into()),
+            manual_clock: Some(self.manual_clock),
+            non_utf8_headers: None,
+        }
     }
 
     fn hint(&self) -> Option<&str> {

@@ -15,6 +15,8 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§6",
         Config::default,
+        [],
+        ["adapter.set-cookie"],
         "flush MUST answer one Set-Cookie with an empty value, Max-Age=0 and an Expires in the past."
     ),
     case!(
@@ -23,6 +25,8 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§6",
         custom,
+        [],
+        ["adapter.set-cookie"],
         "The deletion cookie MUST carry the configured name, Path, Domain, Secure, HttpOnly and SameSite."
     ),
     case!(
@@ -31,6 +35,8 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§6",
         Config::default,
+        [],
+        ["adapter.core-decides"],
         "After flush, a request replaying the old cookie MUST see an empty session (the record is deleted)."
     ),
     case!(
@@ -39,6 +45,8 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§5",
         Config::default,
+        [],
+        ["adapter.nothing-else"],
         "flush by a visitor without a cookie MUST NOT set a cookie."
     ),
     case!(
@@ -47,6 +55,8 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§6",
         Config::default,
+        [],
+        ["adapter.core-decides"],
         "cycle MUST set a new, well-formed ID under which the same data is found."
     ),
     case!(
@@ -55,6 +65,8 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§6",
         Config::default,
+        [],
+        ["adapter.core-decides"],
         "After cycle, a request replaying the old ID MUST see an empty session."
     ),
     case!(
@@ -63,6 +75,8 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§6",
         Config::default,
+        [],
+        ["adapter.core-decides"],
         "login MUST rotate the ID and keep the anonymous data; the old ID MUST see an empty session."
     ),
     case!(
@@ -71,6 +85,8 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§6",
         Config::default,
+        [],
+        ["adapter.core-decides"],
         "login as another user MUST start from an empty session under a new ID."
     ),
     case!(
@@ -79,6 +95,8 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§6",
         Config::default,
+        [],
+        ["adapter.core-decides"],
         "login as the same user with a different auth hash MUST start from an empty session."
     ),
     case!(
@@ -87,6 +105,8 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§6",
         Config::default,
+        [],
+        ["adapter.core-decides", "adapter.set-cookie"],
         "logout MUST delete the cookie and the record: the old cookie sees no user and no data."
     ),
     case!(
@@ -95,6 +115,8 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§6",
         Config::default,
+        [],
+        ["adapter.core-decides"],
         "After login, the session MUST report the user in the next request."
     ),
 ];

@@ -16,6 +16,8 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§5",
         Config::default,
+        [],
+        ["adapter.set-cookie"],
         "The first write of a visitor without a cookie MUST set exactly one session cookie, whose value is a well-formed ID."
     ),
     case!(
@@ -24,6 +26,8 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§8",
         Config::default,
+        [],
+        ["adapter.set-cookie"],
         "With default settings the cookie MUST be `sessionid`, Path=/, no Domain, HttpOnly, SameSite=Lax, not Secure, Max-Age=1209600 and a matching Expires."
     ),
     case!(
@@ -32,6 +36,8 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§8",
         custom,
+        [],
+        ["adapter.set-cookie"],
         "The cookie MUST carry the configured name, Path, Domain, Secure, HttpOnly, SameSite and cookie age."
     ),
     case!(
@@ -40,6 +46,8 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§3",
         Config::default,
+        [],
+        ["adapter.load.before"],
         "Values written in one request MUST be read back, as the same JSON, in the next."
     ),
     case!(
@@ -48,6 +56,8 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§5",
         Config::default,
+        [],
+        ["adapter.set-cookie", "adapter.core-decides"],
         "A write to an existing session MUST renew the cookie with the same ID."
     ),
     case!(
@@ -56,6 +66,8 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§3",
         Config::default,
+        [],
+        ["adapter.load.before", "adapter.core-decides"],
         "Read-modify-write across requests MUST see every previous write (incr three times gives 3)."
     ),
     case!(
@@ -64,6 +76,8 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§3",
         Config::default,
+        [],
+        ["adapter.nothing-else"],
         "A request that never touches the session MUST answer without Set-Cookie and without Vary: Cookie, with or without a cookie."
     ),
     case!(
@@ -72,6 +86,8 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§5",
         Config::default,
+        [],
+        ["adapter.vary", "adapter.nothing-else"],
         "A request that only reads an existing session MUST NOT set a cookie and MUST send Vary: Cookie."
     ),
     case!(
@@ -80,6 +96,8 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§5",
         Config::default,
+        [],
+        ["adapter.vary", "adapter.nothing-else"],
         "A read by a visitor without a cookie MUST answer null, set no cookie, and send Vary: Cookie."
     ),
     case!(
@@ -88,6 +106,8 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§5",
         Config::default,
+        [],
+        ["adapter.vary"],
         "A response that wrote the session MUST send Vary: Cookie."
     ),
     case!(
@@ -96,6 +116,8 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§5",
         Config::default,
+        [],
+        ["adapter.finish.status"],
         "A write answered with 500 MUST NOT set a cookie."
     ),
     case!(
@@ -104,6 +126,8 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§5",
         Config::default,
+        [],
+        ["adapter.finish.status"],
         "A write to an existing session answered with 500 MUST NOT be saved."
     ),
     case!(
@@ -112,7 +136,29 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§5",
         Config::default,
+        [],
+        ["adapter.finish.status", "adapter.finish.handler-errors"],
         "A write answered with a 4xx status MUST be saved and its cookie set, as Django does below 500."
+    ),
+    case!(
+        "HX-ERR-004",
+        redirects_save_and_set_the_cookie,
+        Must,
+        "§5",
+        Config::default,
+        [],
+        ["adapter.finish.status"],
+        "A write answered with 302 or 303 (a login form's usual answer) MUST be saved and its cookie set."
+    ),
+    case!(
+        "HX-VRY-002",
+        vary_on_every_status_once_accessed,
+        Must,
+        "§5",
+        Config::default,
+        [],
+        ["adapter.vary", "adapter.finish.status"],
+        "A response whose handler accessed the session MUST send Vary: Cookie whatever its status: 2xx, 3xx, 4xx and 5xx."
     ),
 ];
 
@@ -301,5 +347,45 @@ async fn a_4xx_still_saves(ctx: HttpCtx) -> CaseResult {
         Some(&json!(7)),
         "the value after a write answered with 404"
     );
+    Ok(())
+}
+
+async fn redirects_save_and_set_the_cookie(ctx: HttpCtx) -> CaseResult {
+    for status in [302u16, 303] {
+        let mut client = ctx.client();
+        let why = format!("a first write answered with {status}");
+        let answer = client
+            .post(&format!("/probe/set?k=a&v={status}&status={status}"))
+            .await?;
+        ensure_eq!(answer.status, status, "{why}: the status");
+        answer.the_cookie(ctx.config().cookie_name(), &why)?;
+        let why = format!("a second write answered with {status}");
+        let answer = client
+            .post(&format!("/probe/set?k=b&v={status}&status={status}"))
+            .await?;
+        answer.the_cookie(ctx.config().cookie_name(), &why)?;
+        let saved = data(&mut client).await?;
+        ensure_eq!(
+            (saved.get("a"), saved.get("b")),
+            (Some(&json!(status)), Some(&json!(status))),
+            "the values after writes answered with {status}"
+        );
+    }
+    Ok(())
+}
+
+async fn vary_on_every_status_once_accessed(ctx: HttpCtx) -> CaseResult {
+    let mut client = with_session(&ctx).await?;
+    for status in [200u16, 201, 302, 303, 400, 404, 500, 503] {
+        let answer = client
+            .post(&format!("/probe/set?k=s&v={status}&status={status}"))
+            .await?;
+        ensure_eq!(answer.status, status, "the status the probe was asked for");
+        ensure!(
+            answer.varies_on_cookie(),
+            "a write answered with {status} did not send Vary: Cookie ({:?})",
+            answer.vary
+        );
+    }
     Ok(())
 }

@@ -15,6 +15,8 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§2",
         Config::default,
+        [],
+        ["adapter.core-decides"],
         "A well-formed ID the server never issued MUST NOT be adopted: a write gets a fresh ID."
     ),
     case!(
@@ -23,6 +25,8 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§2",
         Config::default,
+        [],
+        ["adapter.core-decides"],
         "A cookie value that is not a well-formed ID MUST NOT cause a 5xx nor be adopted."
     ),
     case!(
@@ -31,6 +35,8 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§2",
         Config::default,
+        [],
+        ["adapter.core-decides"],
         "A 4 KiB cookie value MUST NOT cause a 5xx nor be adopted."
     ),
     case!(
@@ -39,6 +45,8 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§2",
         Config::default,
+        [],
+        ["adapter.core-decides"],
         "A cookie value with non-ASCII bytes MUST NOT cause a 5xx nor be adopted."
     ),
     case!(
@@ -47,6 +55,8 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§8",
         Config::default,
+        [],
+        ["adapter.load.every-field", "adapter.core-decides"],
         "Several session cookies with unknown IDs, in one or several Cookie fields, MUST NOT cause a 5xx nor be adopted."
     ),
     case!(
@@ -55,6 +65,8 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§5",
         Config::default,
+        [],
+        ["adapter.core-decides", "adapter.set-cookie"],
         "A read with a cookie that resolves to no session MUST answer a deletion cookie."
     ),
     case!(
@@ -63,6 +75,8 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§2",
         Config::default,
+        [],
+        ["adapter.core-decides"],
         "An issued ID with one character changed MUST see an empty session."
     ),
     case!(
@@ -71,6 +85,8 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§2",
         Config::default,
+        [],
+        ["adapter.core-decides"],
         "An issued ID in upper case MUST see an empty session (IDs are exact)."
     ),
     case!(
@@ -79,6 +95,8 @@ pub(super) const CASES: &[HttpCase] = &[
         Should,
         "§8",
         Config::default,
+        [],
+        ["adapter.load.every-field", "adapter.core-decides"],
         "A Cookie header holding the issued ID and a bogus duplicate SHOULD keep the session and MUST NOT cause a 5xx."
     ),
 ];

@@ -17,6 +17,8 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§4",
         Config::default,
+        [],
+        ["adapter.set-cookie", "adapter.core-decides"],
         "set_expiry(300) MUST give the cookie Max-Age=300 and /probe/expiry age 300, not browser-close."
     ),
     case!(
@@ -25,6 +27,8 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§4",
         Config::default,
+        [],
+        ["adapter.set-cookie", "adapter.core-decides"],
         "set_expiry(at) MUST give the cookie a Max-Age of the seconds until that date and /probe/expiry that date."
     ),
     case!(
@@ -33,6 +37,8 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§4",
         Config::default,
+        [],
+        ["adapter.set-cookie", "adapter.core-decides"],
         "set_expiry(browser close) MUST give a cookie without Max-Age and Expires, and /probe/expiry browser_close true."
     ),
     case!(
@@ -41,6 +47,8 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§4",
         Config::default,
+        [],
+        ["adapter.set-cookie", "adapter.core-decides"],
         "set_expiry(reset) after a custom expiry MUST bring back the cookie age."
     ),
     case!(
@@ -49,6 +57,8 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§4",
         Config::default,
+        [],
+        ["adapter.core-decides"],
         "After set_expiry(at) with a past date, the next request MUST see an empty session."
     ),
     case!(
@@ -57,6 +67,8 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§4",
         browser_close,
+        [],
+        ["adapter.set-cookie", "adapter.core-decides"],
         "With expire_at_browser_close, the cookie MUST have no Max-Age and Expires and /probe/expiry MUST say browser_close."
     ),
     case!(
@@ -65,6 +77,8 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§4",
         browser_close,
+        [],
+        ["adapter.set-cookie", "adapter.core-decides"],
         "With expire_at_browser_close, set_expiry(60) MUST still give the cookie Max-Age=60."
     ),
     case!(
@@ -73,6 +87,8 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§4",
         save_every_request,
+        [],
+        ["adapter.finish.every-request"],
         "With save_every_request, a request that does not touch a non-empty session MUST renew its cookie with the same ID."
     ),
     case!(
@@ -81,6 +97,8 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§4",
         save_every_request,
+        [],
+        ["adapter.nothing-else"],
         "With save_every_request, a request without a session cookie MUST NOT set one."
     ),
 ];

@@ -12,13 +12,17 @@ use crate::{CaseResult, Failure, ensure, ensure_eq};
 
 mod auth;
 mod basics;
+mod concurrency;
 mod cookies;
+mod data;
 mod expiry;
+mod headers;
+mod secure;
 
 /// Declares a case whose body is the `async fn` of the same name as its
 /// title, run against a server with the settings `$config()` returns.
 macro_rules! case {
-    ($id:literal, $title:ident, $level:ident, $section:literal, $config:expr, $req:literal) => {
+    ($id:literal, $title:ident, $level:ident, $section:literal, $config:expr, [$($need:ident),*], [$($clause:literal),+], $req:literal) => {
         $crate::http::HttpCase {
             info: $crate::CaseInfo {
                 id: $id,
@@ -26,7 +30,8 @@ macro_rules! case {
                 requirement: $req,
                 level: $crate::Level::$level,
                 section: $section,
-                needs: $crate::Need::Nothing,
+                clauses: &[$($clause),+],
+                needs: &[$($crate::Need::$need),*],
                 slow: false,
             },
             config: $config,
@@ -38,10 +43,19 @@ pub(crate) use case;
 
 /// Every HTTP case, in catalogue order.
 pub(super) static ALL: std::sync::LazyLock<Vec<HttpCase>> = std::sync::LazyLock::new(|| {
-    [basics::CASES, cookies::CASES, auth::CASES, expiry::CASES]
-        .into_iter()
-        .flat_map(|area| area.iter().copied())
-        .collect()
+    [
+        basics::CASES,
+        headers::CASES,
+        cookies::CASES,
+        secure::CASES,
+        data::CASES,
+        auth::CASES,
+        expiry::CASES,
+        concurrency::CASES,
+    ]
+    .into_iter()
+    .flat_map(|area| area.iter().copied())
+    .collect()
 });
 
 /// Settings whose every cookie attribute differs from the default.

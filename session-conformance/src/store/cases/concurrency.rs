@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::{LIVE, case, map, must_be_gone, must_load, record, same_data};
+use super::{LIVE, RACE_ROUNDS, case, map, must_be_gone, must_load, record, same_data, together};
 use crate::store::{StoreCase, StoreCtx};
 use crate::{CaseResult, Failure, ensure};
 
@@ -12,7 +12,8 @@ pub(super) const CASES: &[StoreCase] = &[
         parallel_sessions_never_bleed,
         Must,
         "§7",
-        Nothing,
+        [],
+        ["store.isolation"],
         "32 tasks each creating, saving and loading their own session MUST each see only their own data."
     ),
     case!(
@@ -20,7 +21,8 @@ pub(super) const CASES: &[StoreCase] = &[
         namespaces_are_isolated,
         Must,
         "§9",
-        Nothing,
+        [],
+        ["store.isolation"],
         "A store made for one namespace MUST NOT see, overwrite or delete the records of another."
     ),
     case!(
@@ -28,8 +30,18 @@ pub(super) const CASES: &[StoreCase] = &[
         save_racing_delete_never_revives,
         Must,
         "§7",
-        Nothing,
-        "When a save races a delete of the same record, the record MUST end up deleted."
+        [],
+        ["store.save.live-only", "store.delete.gone"],
+        "When a save races a delete of the same record (started together, staggered differently in each of 48 rounds), the record MUST end up deleted, and a save that lost MUST fail with kind NotFound."
+    ),
+    case!(
+        "ST-CON-004",
+        loads_racing_writes_see_their_own_record,
+        Must,
+        "§7",
+        [],
+        ["store.isolation", "store.load.pure"],
+        "Loads of one session racing creates, saves and deletes of other sessions MUST each return exactly that session's record."
     ),
 ];
 
@@ -88,22 +100,32 @@ async fn namespaces_are_isolated(ctx: StoreCtx) -> CaseResult {
 }
 
 async fn save_racing_delete_never_revives(ctx: StoreCtx) -> CaseResult {
-    for round in 0..20 {
+    for round in 0..RACE_ROUNDS {
         let original = record(&ctx, json!({"round": round}), LIVE);
         ctx.store().create(&original).await?;
         let mut next = original.clone();
         next.data = map(json!({"round": round, "saved": true}));
-        let (saver, deleter) = (ctx.shared_store(), ctx.shared_store());
         let id = original.id.clone();
-        let save = tokio::spawn(async move { saver.save(&next).await });
-        let delete = tokio::spawn(async move { deleter.delete(&id).await });
-        let saved = save
-            .await
-            .map_err(|e| Failure::new(format!("the save task panicked: {e}")))?;
-        delete
-            .await
-            .map_err(|e| Failure::new(format!("the delete task panicked: {e}")))??;
-        if let Err(error) = saved {
+        let (saved, deleted) = {
+            let results = together(round, 2, |i| {
+                let store = ctx.shared_store();
+                let (next, id) = (next.clone(), id.clone());
+                async move {
+                    if i == 0 {
+                        store.save(&next).await
+                    } else {
+                        store.delete(&id).await
+                    }
+                }
+            })
+            .await?;
+            let mut results = results.into_iter();
+            (results.next(), results.next())
+        };
+        if let Some(Err(error)) = deleted {
+            return Err(error.into());
+        }
+        if let Some(Err(error)) = saved {
             ensure!(
                 error.kind() == session_core::ErrorKind::NotFound,
                 "round {round}: a save that lost to a delete failed with kind {:?}, not NotFound",
@@ -116,6 +138,67 @@ async fn save_racing_delete_never_revives(ctx: StoreCtx) -> CaseResult {
             &format!("round {round}, after save and delete raced"),
         )
         .await?;
+    }
+    Ok(())
+}
+
+async fn loads_racing_writes_see_their_own_record(ctx: StoreCtx) -> CaseResult {
+    const SESSIONS: usize = 4;
+    for round in 0..RACE_ROUNDS / 4 {
+        let mut mine = Vec::new();
+        for i in 0..SESSIONS {
+            let r = record(&ctx, json!({"owner": i, "round": round}), LIVE);
+            ctx.store().create(&r).await?;
+            mine.push(r);
+        }
+        let results = together(round, SESSIONS * 2, |task| {
+            let store = ctx.shared_store();
+            let own = mine.get(task % SESSIONS).cloned();
+            let other = record(&ctx, json!({"other": task}), LIVE);
+            async move {
+                let Some(own) = own else {
+                    return Ok::<_, session_core::Error>(None);
+                };
+                if task < SESSIONS {
+                    // A reader of its own session.
+                    let mut seen = Vec::new();
+                    for _ in 0..4 {
+                        seen.push(store.load(&own.id).await?);
+                    }
+                    Ok(Some((own, seen)))
+                } else {
+                    // A writer of sessions nobody reads.
+                    store.create(&other).await?;
+                    let mut changed = other.clone();
+                    changed.data = map(json!({"other": task, "saved": true}));
+                    store.save(&changed).await?;
+                    store.delete(&other.id).await?;
+                    Ok(None)
+                }
+            }
+        })
+        .await?;
+        for result in results {
+            let Some((own, seen)) = result.map_err(Failure::from)? else {
+                continue;
+            };
+            for loaded in seen {
+                let loaded = loaded.ok_or_else(|| {
+                    Failure::new(format!(
+                        "round {round}: a live session did not load while other sessions were written"
+                    ))
+                })?;
+                ensure!(
+                    loaded.id == own.id,
+                    "round {round}: load returned a record under another ID"
+                );
+                same_data(
+                    &loaded,
+                    &own,
+                    &format!("round {round}: a session loaded during writes to others"),
+                )?;
+            }
+        }
     }
     Ok(())
 }

@@ -14,7 +14,8 @@ pub(super) const CASES: &[StoreCase] = &[
         create_never_overwrites,
         Must,
         "§7",
-        Nothing,
+        [],
+        ["store.create.conflict"],
         "create of a taken ID MUST fail with kind Conflict and leave the existing record untouched."
     ),
     case!(
@@ -22,15 +23,17 @@ pub(super) const CASES: &[StoreCase] = &[
         concurrent_creates_have_one_winner,
         Must,
         "§7",
-        Nothing,
-        "Of 16 concurrent creates of one ID exactly one MUST succeed; the others MUST fail with kind Conflict."
+        [],
+        ["store.create.atomic"],
+        "Of 8 concurrent creates of one ID, started together and staggered differently in each of 48 rounds, exactly one MUST succeed; the others MUST fail with kind Conflict."
     ),
     case!(
         "ST-CRE-003",
         expired_id_is_free_again,
         Should,
         "§7",
-        Nothing,
+        [],
+        ["store.create.expired-is-free"],
         "create of an ID whose record has expired SHOULD succeed and store the new record."
     ),
     case!(
@@ -38,7 +41,8 @@ pub(super) const CASES: &[StoreCase] = &[
         create_after_delete_succeeds,
         Must,
         "§7",
-        Nothing,
+        [],
+        ["store.create.deleted-is-free"],
         "After delete, create of the same ID MUST succeed."
     ),
     case!(
@@ -46,7 +50,8 @@ pub(super) const CASES: &[StoreCase] = &[
         conflict_keeps_the_original_expiry,
         Must,
         "§7",
-        Nothing,
+        [],
+        ["store.create.conflict"],
         "A conflicting create MUST NOT change the existing record's expiry."
     ),
 ];
@@ -66,10 +71,13 @@ async fn create_never_overwrites(ctx: StoreCtx) -> CaseResult {
 }
 
 async fn concurrent_creates_have_one_winner(ctx: StoreCtx) -> CaseResult {
-    let base = record(&ctx, json!({}), LIVE);
-    race_one_winner(&ctx, &base, 16, "create", |store, candidate| async move {
-        store.create(&candidate).await
-    })
+    race_one_winner(
+        &ctx,
+        8,
+        "create",
+        || async { Ok(record(&ctx, json!({}), LIVE)) },
+        |store, candidate| async move { store.create(&candidate).await },
+    )
     .await
 }
 

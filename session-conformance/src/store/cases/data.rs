@@ -13,7 +13,8 @@ pub(super) const CASES: &[StoreCase] = &[
         create_then_load_round_trips,
         Must,
         "§7",
-        Nothing,
+        [],
+        ["store.data.exact", "store.create.expiry"],
         "A created record MUST load back with the same data, expiry (to the millisecond) and version."
     ),
     case!(
@@ -21,7 +22,8 @@ pub(super) const CASES: &[StoreCase] = &[
         nested_objects_survive,
         Must,
         "§3",
-        Nothing,
+        [],
+        ["store.data.exact"],
         "Nested objects and arrays MUST survive a round trip unchanged."
     ),
     case!(
@@ -29,7 +31,8 @@ pub(super) const CASES: &[StoreCase] = &[
         unicode_keys_and_values_survive,
         Must,
         "§3",
-        Nothing,
+        [],
+        ["store.data.exact"],
         "Non-ASCII keys and values (accents, CJK, emoji, right-to-left, combining marks) MUST survive unchanged."
     ),
     case!(
@@ -37,7 +40,8 @@ pub(super) const CASES: &[StoreCase] = &[
         large_integers_survive,
         Must,
         "§3",
-        Nothing,
+        [],
+        ["store.data.exact"],
         "Integers up to the 64-bit limits (i64::MIN, i64::MAX, u64::MAX, 2^53 + 1) MUST survive exactly."
     ),
     case!(
@@ -45,7 +49,8 @@ pub(super) const CASES: &[StoreCase] = &[
         floats_survive,
         Must,
         "§3",
-        Nothing,
+        [],
+        ["store.data.exact"],
         "Floating-point numbers MUST survive a round trip as the same numbers."
     ),
     case!(
@@ -53,7 +58,8 @@ pub(super) const CASES: &[StoreCase] = &[
         null_booleans_and_empty_values_survive,
         Must,
         "§3",
-        Nothing,
+        [],
+        ["store.data.exact"],
         "null, true, false, the empty string, the empty array and the empty object MUST survive as themselves."
     ),
     case!(
@@ -61,7 +67,8 @@ pub(super) const CASES: &[StoreCase] = &[
         empty_map_survives,
         Must,
         "§3",
-        Nothing,
+        [],
+        ["store.data.exact"],
         "A record with no keys at all MUST be stored and load as an empty map (not as absent)."
     ),
     case!(
@@ -69,7 +76,8 @@ pub(super) const CASES: &[StoreCase] = &[
         one_mebibyte_payload_survives,
         Must,
         "§3",
-        Nothing,
+        [],
+        ["store.data.exact"],
         "A value of at least 1 MiB MUST survive untruncated."
     ),
     case!(
@@ -77,7 +85,8 @@ pub(super) const CASES: &[StoreCase] = &[
         many_keys_survive,
         Must,
         "§3",
-        Nothing,
+        [],
+        ["store.data.exact"],
         "A record with 1,000 keys MUST load with all 1,000."
     ),
     case!(
@@ -85,7 +94,8 @@ pub(super) const CASES: &[StoreCase] = &[
         save_replaces_the_whole_map,
         Must,
         "§7",
-        Nothing,
+        [],
+        ["store.save.replace"],
         "save MUST replace the data: a key absent from the saved map is absent after load."
     ),
     case!(
@@ -93,10 +103,168 @@ pub(super) const CASES: &[StoreCase] = &[
         similar_ids_are_distinct,
         Must,
         "§2",
-        Nothing,
+        [],
+        ["store.isolation"],
         "Records whose IDs differ in one character MUST be stored and loaded independently."
     ),
+    case!(
+        "ST-RT-012",
+        save_keeps_every_value,
+        Must,
+        "§3",
+        [],
+        ["store.data.exact", "store.save.replace"],
+        "What save stores MUST load back exactly as create would: null at top level, nested and in arrays, false, \"\", [], {}, and keys beginning with `_` (core's `_session…`/`_auth…` included)."
+    ),
+    case!(
+        "ST-RT-013",
+        touch_keeps_every_value,
+        Must,
+        "§3",
+        [Touch],
+        ["store.data.exact", "store.touch.moves"],
+        "After touch, the record MUST load back with exactly the data it held: nulls, false, empty values, `_` keys and control characters included."
+    ),
+    case!(
+        "ST-RT-014",
+        underscore_keys_and_nested_nulls_survive_create,
+        Must,
+        "§3",
+        [],
+        ["store.data.exact"],
+        "Keys beginning with `_` (core's `_session…`/`_auth…` included) and nulls nested in objects and arrays MUST survive create as data like any other."
+    ),
+    case!(
+        "ST-RT-015",
+        control_characters_survive_create,
+        Must,
+        "§3",
+        [],
+        ["store.data.exact"],
+        "Strings holding U+0000, every other C0 control and U+007F, in values and in keys, MUST survive create and load, and MUST NOT be reported as corrupt."
+    ),
+    case!(
+        "ST-RT-016",
+        control_characters_survive_save,
+        Must,
+        "§3",
+        [],
+        ["store.data.exact", "store.save.replace"],
+        "Strings holding U+0000, every other C0 control and U+007F, in values and in keys, MUST survive save and load."
+    ),
+    case!(
+        "ST-RT-017",
+        deepest_accepted_values_survive,
+        Must,
+        "§3",
+        [],
+        ["store.data.exact"],
+        "Values nested as deep as the session accepts (`session_core::record::MAX_DEPTH` arrays or objects) MUST survive create and save: whatever the session API accepts, the store gives back."
+    ),
 ];
+
+/// Values a careless encoding loses: nulls at every level, false, empty
+/// values, and keys that look like core's own.
+fn edge_values() -> Value {
+    json!({
+        "null": null,
+        "nested": {"null": null, "inner": {"null": null, "empty": {}}},
+        "array": [null, false, "", [], {}, [null], {"null": null}],
+        "false": false,
+        "zero": 0,
+        "empty_string": "",
+        "empty_array": [],
+        "empty_object": {},
+        "_private": "underscore",
+        "_": "single underscore",
+        "__dunder__": null,
+        "_session_expiry": 600,
+        "_session_cache": {"x": null},
+        "_auth_user_id": "42",
+        "_auth_user_hash": "a1b2c3",
+        "_auth_user_backend": null
+    })
+}
+
+/// Every C0 control character and DEL, around ordinary text.
+pub(super) fn controls() -> String {
+    (0u8..0x20).chain([0x7f]).map(char::from).collect()
+}
+
+fn control_values() -> Value {
+    let c = controls();
+    let mut map = serde_json::Map::new();
+    map.insert("all".into(), json!(format!("<{c}>")));
+    map.insert("nul".into(), json!("a\u{0}b"));
+    map.insert(format!("key{c}"), json!("control characters in the key"));
+    map.insert("\u{0}".into(), json!(["\u{0}", {"\u{7f}": "\u{1b}[31m"}]));
+    Value::Object(map)
+}
+
+/// A value nested `depth` deep, alternating arrays and objects.
+fn deep(depth: usize) -> Value {
+    let mut value = json!("leaf");
+    for level in 0..depth {
+        value = if level % 2 == 0 {
+            json!([value])
+        } else {
+            json!({ "d": value })
+        };
+    }
+    value
+}
+
+fn deep_values() -> Value {
+    let max = session_core::record::MAX_DEPTH;
+    json!({ "deep": deep(max), "arrays": super::nest_arrays(max), "beside": 1 })
+}
+
+/// Creates `{"seed": 1}`, saves `data` over it, and checks that the record
+/// loads back with exactly `data`.
+async fn save_round_trip(ctx: &StoreCtx, data: Value, why: &str) -> CaseResult {
+    let created = record(ctx, json!({"seed": 1}), LIVE);
+    ctx.store().create(&created).await?;
+    let mut saved = created.clone();
+    saved.data = super::map(data);
+    ctx.store().save(&saved).await?;
+    let loaded = must_load(ctx, &created.id, why).await?;
+    same_data(&loaded, &saved, why)
+}
+
+async fn save_keeps_every_value(ctx: StoreCtx) -> CaseResult {
+    save_round_trip(&ctx, edge_values(), "after save of edge values").await
+}
+
+async fn touch_keeps_every_value(ctx: StoreCtx) -> CaseResult {
+    let mut data = edge_values();
+    if let (Value::Object(map), Value::Object(more)) = (&mut data, control_values()) {
+        map.extend(more);
+    }
+    let created = record(&ctx, data, LIVE);
+    ctx.store().create(&created).await?;
+    ctx.store()
+        .touch(&created.id, ctx.now() + LIVE + LIVE)
+        .await?;
+    let loaded = must_load(&ctx, &created.id, "after touch").await?;
+    same_data(&loaded, &created, "after touch")
+}
+
+async fn underscore_keys_and_nested_nulls_survive_create(ctx: StoreCtx) -> CaseResult {
+    round_trip(&ctx, edge_values(), "after create of edge values").await
+}
+
+async fn control_characters_survive_create(ctx: StoreCtx) -> CaseResult {
+    round_trip(&ctx, control_values(), "after create of control characters").await
+}
+
+async fn control_characters_survive_save(ctx: StoreCtx) -> CaseResult {
+    save_round_trip(&ctx, control_values(), "after save of control characters").await
+}
+
+async fn deepest_accepted_values_survive(ctx: StoreCtx) -> CaseResult {
+    round_trip(&ctx, deep_values(), "after create of the deepest values").await?;
+    save_round_trip(&ctx, deep_values(), "after save of the deepest values").await
+}
 
 async fn round_trip(ctx: &StoreCtx, data: Value, why: &str) -> CaseResult {
     let created = record(ctx, data, LIVE);

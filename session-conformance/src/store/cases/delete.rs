@@ -13,7 +13,8 @@ pub(super) const CASES: &[StoreCase] = &[
         delete_removes_the_record,
         Must,
         "§7",
-        Nothing,
+        [],
+        ["store.delete.gone"],
         "After delete returns, load of the ID MUST return None."
     ),
     case!(
@@ -21,7 +22,8 @@ pub(super) const CASES: &[StoreCase] = &[
         delete_is_idempotent,
         Must,
         "§7",
-        Nothing,
+        [],
+        ["store.delete.idempotent"],
         "delete of an unknown ID, and a second delete, MUST succeed."
     ),
     case!(
@@ -29,7 +31,8 @@ pub(super) const CASES: &[StoreCase] = &[
         delete_leaves_other_records,
         Must,
         "§7",
-        Nothing,
+        [],
+        ["store.isolation"],
         "delete MUST remove only the record with its ID."
     ),
 ];

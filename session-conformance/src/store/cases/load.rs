@@ -14,7 +14,8 @@ pub(super) const CASES: &[StoreCase] = &[
         unknown_id_loads_none,
         Must,
         "§7",
-        Nothing,
+        [],
+        ["store.load.unknown"],
         "load of an ID never created MUST return None, not an error."
     ),
     case!(
@@ -22,7 +23,8 @@ pub(super) const CASES: &[StoreCase] = &[
         load_changes_nothing,
         Must,
         "§7",
-        Nothing,
+        [],
+        ["store.load.pure"],
         "load MUST NOT change the record: two loads return the same data, expiry and version."
     ),
     case!(
@@ -30,7 +32,8 @@ pub(super) const CASES: &[StoreCase] = &[
         past_expiry_is_never_loaded,
         Must,
         "§4",
-        Nothing,
+        [],
+        ["store.load.expired"],
         "A record created with an expiry in the past MUST NOT be loaded."
     ),
     case!(
@@ -38,7 +41,8 @@ pub(super) const CASES: &[StoreCase] = &[
         far_future_expiry_loads,
         Must,
         "§4",
-        Nothing,
+        [],
+        ["store.create.expiry"],
         "A record expiring in 30 years MUST load, with that expiry."
     ),
     case!(
@@ -46,7 +50,8 @@ pub(super) const CASES: &[StoreCase] = &[
         expiry_in_real_time,
         Must,
         "§4",
-        Nothing,
+        [],
+        ["store.load.expired"],
         "A record MUST stop loading once its expiry passes (1 s, waited in real time).",
         slow
     ),
@@ -55,7 +60,8 @@ pub(super) const CASES: &[StoreCase] = &[
         expiry_by_the_stores_clock,
         Must,
         "§4",
-        ManualClock,
+        [ManualClock],
+        ["store.load.expired"],
         "A store on the kit's clock MUST stop loading a record once that clock passes its expiry."
     ),
     case!(
@@ -63,7 +69,8 @@ pub(super) const CASES: &[StoreCase] = &[
         one_expired_record_leaves_others,
         Must,
         "§4",
-        Nothing,
+        [],
+        ["store.load.expired", "store.isolation"],
         "An expired record MUST NOT hide or remove a live record of another ID."
     ),
 ];

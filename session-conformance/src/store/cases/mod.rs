@@ -15,6 +15,7 @@ mod concurrency;
 mod create;
 mod data;
 mod delete;
+mod expiry;
 mod load;
 mod optional;
 mod save;
@@ -22,7 +23,7 @@ mod save;
 /// Declares a case whose body is the `async fn` of the same name as its
 /// title.
 macro_rules! case {
-    ($id:literal, $title:ident, $level:ident, $section:literal, $needs:ident, $req:literal $(, $slow:ident)?) => {
+    ($id:literal, $title:ident, $level:ident, $section:literal, [$($need:ident),*], [$($clause:literal),+], $req:literal $(, $slow:ident)?) => {
         $crate::store::StoreCase {
             info: $crate::CaseInfo {
                 id: $id,
@@ -30,7 +31,8 @@ macro_rules! case {
                 requirement: $req,
                 level: $crate::Level::$level,
                 section: $section,
-                needs: $crate::Need::$needs,
+                clauses: &[$($clause),+],
+                needs: &[$($crate::Need::$need),*],
                 slow: case!(@slow $($slow)?),
             },
             run: |ctx| Box::pin($title(ctx)),
@@ -49,6 +51,7 @@ pub(super) static ALL: std::sync::LazyLock<Vec<StoreCase>> = std::sync::LazyLock
         load::CASES,
         save::CASES,
         delete::CASES,
+        expiry::CASES,
         optional::CASES,
         concurrency::CASES,
     ]
@@ -70,6 +73,15 @@ pub(super) fn map(value: Value) -> Arc<SessionData> {
 /// A fresh record with `data`, expiring `ttl` after the case's "now".
 pub(super) fn record(ctx: &StoreCtx, data: Value, ttl: Duration) -> Record {
     Record::new(SessionId::generate(), map(data), ctx.now() + ttl)
+}
+
+/// A string wrapped in `depth` arrays.
+pub(super) fn nest_arrays(depth: usize) -> Value {
+    let mut value = Value::String("leaf".into());
+    for _ in 0..depth {
+        value = Value::Array(vec![value]);
+    }
+    value
 }
 
 /// A day: "live" in every case.
@@ -149,49 +161,96 @@ pub(super) fn same_data(found: &Record, expected: &Record, why: &str) -> CaseRes
     )))
 }
 
-/// Races `n` writers of `record` (each with `{"writer": i}` as data)
-/// through `write`, and checks that exactly one wins, the others fail with
-/// kind Conflict, and the stored data is the winner's.
-pub(super) async fn race_one_winner<F, Fut>(
+/// How many rounds a race case runs. Each round places the competing
+/// operations at another moment (see [`stagger`]), so that a store with a
+/// check-then-act window fails in practically every run; the kit's
+/// self-test measures that rate for its racy broken stores.
+pub(super) const RACE_ROUNDS: usize = 48;
+
+/// Delays task `task` of round `round` by a varied number of scheduler
+/// yields (0 to 7), so the tasks of a race interleave differently from round
+/// to round: sometimes at once, sometimes one a few await points late.
+pub(super) async fn stagger(round: usize, task: usize) {
+    let yields = (round * 7 + task * 3) % 8;
+    for _ in 0..yields {
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Runs `n` tasks made by `make` that start together (behind a barrier)
+/// and are staggered by [`stagger`]; returns their results in task order.
+pub(super) async fn together<T, F, Fut>(round: usize, n: usize, make: F) -> Result<Vec<T>, Failure>
+where
+    T: Send + 'static,
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+{
+    let barrier = Arc::new(tokio::sync::Barrier::new(n));
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let barrier = Arc::clone(&barrier);
+            let work = make(i);
+            tokio::spawn(async move {
+                barrier.wait().await;
+                stagger(round, i).await;
+                work.await
+            })
+        })
+        .collect();
+    let mut results = Vec::with_capacity(n);
+    for task in tasks {
+        results.push(
+            task.await
+                .map_err(|e| Failure::new(format!("a racing task panicked: {e}")))?,
+        );
+    }
+    Ok(results)
+}
+
+/// Races `n` writers of `fresh()`'s record (each with `{"writer": i}` as
+/// data) through `write`, for [`RACE_ROUNDS`] rounds, and checks in each
+/// that exactly one wins, the others fail with kind Conflict, and the
+/// stored data is the winner's.
+pub(super) async fn race_one_winner<P, PFut, F, Fut>(
     ctx: &StoreCtx,
-    record: &Record,
     n: usize,
     what: &str,
+    prepare: P,
     write: F,
 ) -> CaseResult
 where
+    P: Fn() -> PFut,
+    PFut: std::future::Future<Output = Result<Record, Failure>>,
     F: Fn(Arc<dyn session_core::SessionStore>, Record) -> Fut,
     Fut: std::future::Future<Output = Result<(), Error>> + Send + 'static,
 {
-    let tasks: Vec<_> = (0..n)
-        .map(|i| {
+    for round in 0..RACE_ROUNDS {
+        let record = prepare().await?;
+        let results = together(round, n, |i| {
             let mut candidate = record.clone();
             candidate.data = map(serde_json::json!({"writer": i}));
-            let attempt = write(ctx.shared_store(), candidate);
-            tokio::spawn(async move { (i, attempt.await) })
+            write(ctx.shared_store(), candidate)
         })
-        .collect();
-    let mut winners = Vec::new();
-    for task in tasks {
-        let (i, result) = task
-            .await
-            .map_err(|e| Failure::new(format!("a {what} task panicked: {e}")))?;
-        match result {
-            Ok(()) => winners.push(i),
-            Err(error) if error.kind() == ErrorKind::Conflict => {}
-            Err(error) => return Err(error.into()),
+        .await?;
+        let mut winners = Vec::new();
+        for (i, result) in results.into_iter().enumerate() {
+            match result {
+                Ok(()) => winners.push(i),
+                Err(error) if error.kind() == ErrorKind::Conflict => {}
+                Err(error) => return Err(error.into()),
+            }
         }
+        crate::ensure_eq!(
+            winners.len(),
+            1,
+            "round {round}: number of concurrent {what}s that succeeded (winners {winners:?})"
+        );
+        let loaded = must_load(ctx, &record.id, "after the race").await?;
+        crate::ensure_eq!(
+            loaded.data.get("writer"),
+            Some(&serde_json::json!(winners.first())),
+            "round {round}: the stored record is the winner's"
+        );
     }
-    crate::ensure_eq!(
-        winners.len(),
-        1,
-        "number of concurrent {what}s that succeeded (winners {winners:?})"
-    );
-    let loaded = must_load(ctx, &record.id, "after the race").await?;
-    crate::ensure_eq!(
-        loaded.data.get("writer"),
-        Some(&serde_json::json!(winners.first())),
-        "the stored record is the winner's"
-    );
     Ok(())
 }

@@ -17,7 +17,8 @@ pub(super) const CASES: &[StoreCase] = &[
         touch_extends_without_changing_data,
         Must,
         "§7",
-        Touch,
+        [Touch],
+        ["store.touch.moves"],
         "touch MUST set the new expiry and keep data and version."
     ),
     case!(
@@ -25,7 +26,8 @@ pub(super) const CASES: &[StoreCase] = &[
         touch_of_unknown_is_not_found,
         Must,
         "§7",
-        Touch,
+        [Touch],
+        ["store.touch.live-only"],
         "touch of an unknown ID MUST fail with kind NotFound and create nothing."
     ),
     case!(
@@ -33,7 +35,8 @@ pub(super) const CASES: &[StoreCase] = &[
         touch_never_revives,
         Must,
         "§7",
-        Touch,
+        [Touch],
+        ["store.touch.live-only"],
         "touch of a deleted or expired record MUST fail with kind NotFound and it MUST stay gone."
     ),
     case!(
@@ -41,7 +44,8 @@ pub(super) const CASES: &[StoreCase] = &[
         touch_into_the_past_ends_the_record,
         Must,
         "§4",
-        Touch,
+        [Touch],
+        ["store.touch.moves"],
         "After touch with an expiry in the past, load MUST return None."
     ),
     case!(
@@ -49,7 +53,8 @@ pub(super) const CASES: &[StoreCase] = &[
         clear_expired_removes_expired_and_counts,
         Must,
         "§7",
-        ClearExpired,
+        [ClearExpired],
+        ["store.clear.removes-and-counts"],
         "clear_expired MUST remove every expired record, keep every live one, and return how many it removed."
     ),
     case!(
@@ -57,7 +62,8 @@ pub(super) const CASES: &[StoreCase] = &[
         clear_expired_on_nothing_returns_zero,
         Must,
         "§7",
-        ClearExpired,
+        [ClearExpired],
+        ["store.clear.removes-and-counts", "store.clear.keeps-live"],
         "clear_expired with nothing expired MUST return 0, and a second run right after MUST return 0."
     ),
     case!(
@@ -65,7 +71,8 @@ pub(super) const CASES: &[StoreCase] = &[
         clear_expired_never_removes_live_records,
         Must,
         "§7",
-        Nothing,
+        [],
+        ["store.clear.keeps-live"],
         "clear_expired MUST succeed on every store and MUST NOT remove a live record."
     ),
     case!(
@@ -73,7 +80,8 @@ pub(super) const CASES: &[StoreCase] = &[
         versioned_save_increments_the_version,
         Must,
         "§7",
-        Versioned,
+        [Versioned],
+        ["store.save.versioned"],
         "A versioned save of the stored version MUST succeed and store version + 1."
     ),
     case!(
@@ -81,7 +89,8 @@ pub(super) const CASES: &[StoreCase] = &[
         stale_version_is_a_conflict,
         Must,
         "§7",
-        Versioned,
+        [Versioned],
+        ["store.save.stale"],
         "A versioned save of a stale version MUST fail with kind Conflict and write nothing."
     ),
     case!(
@@ -89,16 +98,27 @@ pub(super) const CASES: &[StoreCase] = &[
         concurrent_versioned_saves_have_one_winner,
         Must,
         "§7",
-        Versioned,
-        "Of 8 concurrent saves of one version exactly one MUST succeed; the others MUST fail with kind Conflict."
+        [Versioned],
+        ["store.save.stale"],
+        "Of 8 concurrent saves of one version, started together and staggered differently in each of 48 rounds, exactly one MUST succeed; the others MUST fail with kind Conflict."
     ),
     case!(
         "ST-CAP-001",
         declared_capabilities_match_the_store,
         Must,
         "§7",
-        Nothing,
+        [],
+        ["store.capabilities"],
         "SessionStore::capabilities MUST report exactly the capabilities the suite was told."
+    ),
+    case!(
+        "ST-CAP-002",
+        undeclared_touch_is_unsupported,
+        Must,
+        "§7",
+        [NoTouch],
+        ["store.touch.unsupported"],
+        "A store without the touch capability MUST answer touch with kind Unsupported and change nothing."
     ),
 ];
 
@@ -252,13 +272,15 @@ async fn stale_version_is_a_conflict(ctx: StoreCtx) -> CaseResult {
 }
 
 async fn concurrent_versioned_saves_have_one_winner(ctx: StoreCtx) -> CaseResult {
-    let original = record(&ctx, json!({"n": 0}), LIVE);
-    ctx.store().create(&original).await?;
     race_one_winner(
         &ctx,
-        &original,
         8,
         "versioned save",
+        || async {
+            let original = record(&ctx, json!({"n": 0}), LIVE);
+            ctx.store().create(&original).await?;
+            Ok(original)
+        },
         |store, candidate| async move { store.save(&candidate).await },
     )
     .await
@@ -271,4 +293,17 @@ async fn declared_capabilities_match_the_store(ctx: StoreCtx) -> CaseResult {
         "SessionStore::capabilities() against the suite's declaration"
     );
     Ok(())
+}
+
+async fn undeclared_touch_is_unsupported(ctx: StoreCtx) -> CaseResult {
+    let original = record(&ctx, json!({"a": 1}), Duration::hours(1));
+    ctx.store().create(&original).await?;
+    must_fail(
+        ctx.store().touch(&original.id, ctx.now() + LIVE).await,
+        ErrorKind::Unsupported,
+        "touch on a store without the touch capability",
+    )?;
+    let loaded = must_load(&ctx, &original.id, "after the unsupported touch").await?;
+    same_data(&loaded, &original, "after the unsupported touch")?;
+    same_expiry(&loaded, &original, "after the unsupported touch")
 }

@@ -14,7 +14,8 @@ pub(super) const CASES: &[StoreCase] = &[
         save_updates_data_and_expiry,
         Must,
         "§7",
-        Nothing,
+        [],
+        ["store.save.replace"],
         "save of a live record MUST replace its data and expiry."
     ),
     case!(
@@ -22,7 +23,8 @@ pub(super) const CASES: &[StoreCase] = &[
         save_of_unknown_is_not_found,
         Must,
         "§7",
-        Nothing,
+        [],
+        ["store.save.live-only"],
         "save of an ID never created MUST fail with kind NotFound and create nothing."
     ),
     case!(
@@ -30,7 +32,8 @@ pub(super) const CASES: &[StoreCase] = &[
         save_never_revives_a_deleted_record,
         Must,
         "§7",
-        Nothing,
+        [],
+        ["store.save.live-only"],
         "save after delete MUST fail with kind NotFound and the record MUST stay gone."
     ),
     case!(
@@ -38,7 +41,8 @@ pub(super) const CASES: &[StoreCase] = &[
         save_never_revives_an_expired_record,
         Must,
         "§7",
-        Nothing,
+        [],
+        ["store.save.live-only"],
         "save of a record that has expired MUST fail with kind NotFound and the record MUST stay gone."
     ),
     case!(
@@ -46,7 +50,8 @@ pub(super) const CASES: &[StoreCase] = &[
         save_keeps_the_expiry_it_is_given,
         Must,
         "§4",
-        Nothing,
+        [],
+        ["store.save.replace"],
         "save MUST store the expiry it is given, both later and earlier than the previous one."
     ),
     case!(
@@ -54,7 +59,8 @@ pub(super) const CASES: &[StoreCase] = &[
         save_with_a_past_expiry_ends_the_record,
         Must,
         "§4",
-        Nothing,
+        [],
+        ["store.save.replace"],
         "After a save whose expiry lies in the past, load MUST return None."
     ),
     case!(
@@ -62,7 +68,8 @@ pub(super) const CASES: &[StoreCase] = &[
         save_leaves_other_records_alone,
         Must,
         "§7",
-        Nothing,
+        [],
+        ["store.isolation"],
         "save MUST change only the record with its ID."
     ),
 ];
