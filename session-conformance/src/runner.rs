@@ -134,7 +134,11 @@ pub(crate) async fn plan<S: Suite>(suite: &S) -> Vec<Planned> {
 /// Runs a suite in-process; `require` overrides the environment's answer
 /// to "is an unreachable implementation a failure?".
 pub(crate) async fn run_suite<S: Suite>(suite: &S, require: Option<bool>) -> Vec<CaseReport> {
-    let planned = plan(suite).await;
+    run_planned(plan(suite).await, require).await
+}
+
+/// Runs already planned cases in-process (see [`run_suite`]).
+pub(crate) async fn run_planned(planned: Vec<Planned>, require: Option<bool>) -> Vec<CaseReport> {
     run_all_with(
         planned,
         require.unwrap_or_else(|| env_flag(REQUIRE_BACKEND_ENV)),

@@ -161,6 +161,18 @@ impl StoreSuite {
         runner::run_suite(self, None).await
     }
 
+    /// [`StoreSuite::run`] restricted to the cases whose IDs are in `ids`
+    /// (the others are not planned at all), for measuring one case many
+    /// times.
+    pub async fn run_only(&self, ids: &[&str]) -> Vec<CaseReport> {
+        let planned = runner::plan(self)
+            .await
+            .into_iter()
+            .filter(|case| ids.contains(&case.info.id))
+            .collect();
+        runner::run_planned(planned, None).await
+    }
+
     /// [`StoreSuite::run`], with `require_backend` deciding whether an
     /// unreachable backend fails every case (as
     /// `SESSION_CONFORMANCE_REQUIRE_BACKEND=1` does) or reports it

@@ -32,7 +32,7 @@ pub(super) const CASES: &[StoreCase] = &[
         "§7",
         [],
         ["store.save.live-only", "store.delete.gone"],
-        "When a save races a delete of the same record (started together, staggered differently in each of 48 rounds), the record MUST end up deleted, and a save that lost MUST fail with kind NotFound."
+        "When a save races a delete of the same record (started together, staggered differently in each of 64 rounds), the record MUST end up deleted, and a save that lost MUST fail with kind NotFound."
     ),
     case!(
         "ST-CON-004",

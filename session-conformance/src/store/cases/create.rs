@@ -25,7 +25,7 @@ pub(super) const CASES: &[StoreCase] = &[
         "§7",
         [],
         ["store.create.atomic"],
-        "Of 8 concurrent creates of one ID, started together and staggered differently in each of 48 rounds, exactly one MUST succeed; the others MUST fail with kind Conflict."
+        "Of 8 concurrent creates of one ID, started together and staggered differently in each of 64 rounds, exactly one MUST succeed; the others MUST fail with kind Conflict."
     ),
     case!(
         "ST-CRE-003",

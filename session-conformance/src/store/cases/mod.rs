@@ -165,13 +165,17 @@ pub(super) fn same_data(found: &Record, expected: &Record, why: &str) -> CaseRes
 /// operations at another moment (see [`stagger`]), so that a store with a
 /// check-then-act window fails in practically every run; the kit's
 /// self-test measures that rate for its racy broken stores.
-pub(super) const RACE_ROUNDS: usize = 48;
+pub(super) const RACE_ROUNDS: usize = 64;
 
-/// Delays task `task` of round `round` by a varied number of scheduler
-/// yields (0 to 7), so the tasks of a race interleave differently from round
-/// to round: sometimes at once, sometimes one a few await points late.
+/// Delays task `task` of round `round` by a number of scheduler yields (0
+/// to 7) such that, over 64 rounds, tasks 0 and 1 meet at every one of the
+/// 64 pairs of delays: whichever await point a check-then-act window of up
+/// to 7 yields opens at, some round puts the competing operation inside it.
 pub(super) async fn stagger(round: usize, task: usize) {
-    let yields = (round * 7 + task * 3) % 8;
+    let yields = match task {
+        0 => round % 8,
+        _ => (round / 8 + task - 1) % 8,
+    };
     for _ in 0..yields {
         tokio::task::yield_now().await;
     }

@@ -100,7 +100,7 @@ pub(super) const CASES: &[StoreCase] = &[
         "§7",
         [Versioned],
         ["store.save.stale"],
-        "Of 8 concurrent saves of one version, started together and staggered differently in each of 48 rounds, exactly one MUST succeed; the others MUST fail with kind Conflict."
+        "Of 8 concurrent saves of one version, started together and staggered differently in each of 64 rounds, exactly one MUST succeed; the others MUST fail with kind Conflict."
     ),
     case!(
         "ST-CAP-001",
