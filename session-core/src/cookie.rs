@@ -2,7 +2,6 @@
 //! complete `Set-Cookie` value, with the `cookie` crate.
 
 use cookie::{Cookie, Expiration};
-
 use time::{Duration, OffsetDateTime};
 
 use crate::{Config, SameSite, SessionId};

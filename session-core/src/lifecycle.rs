@@ -210,7 +210,9 @@ impl SessionManager {
         }
 
         let now = shared.clock.now();
-        if expiry_of(shared, &state.data, now) <= now {
+        let mut custom = Expiry::from_stored(state.data.get(EXPIRY_KEY));
+        let expires_at = expiry::expiry_date(custom, now, shared.config.cookie_age());
+        if expires_at <= now {
             // Set to expire in the past: the session is over already.
             let current = state.key.take().filter(|_| state.in_store);
             for id in state.rotate_from.take().into_iter().chain(current) {
@@ -222,10 +224,13 @@ impl SessionManager {
             return Ok(outcome);
         }
 
-        let id = write(shared, &mut state, now).await?;
-        // After a merge the data (its custom expiry included) may be
-        // another request's: the cookie follows what was stored.
-        let custom = Expiry::from_stored(state.data.get(EXPIRY_KEY));
+        let before = Arc::clone(&state.data);
+        let id = write(shared, &mut state, expires_at, now).await?;
+        if !Arc::ptr_eq(&before, &state.data) {
+            // Merged with another request's data, whose custom expiry may
+            // differ: the cookie follows what was stored.
+            custom = Expiry::from_stored(state.data.get(EXPIRY_KEY));
+        }
         let max_age =
             (!expiry::expire_at_browser_close(custom, shared.config.expire_at_browser_close()))
                 .then(|| expiry::expiry_age(custom, now, shared.config.cookie_age()));
@@ -244,6 +249,7 @@ fn expiry_of(shared: &Shared, data: &SessionData, now: OffsetDateTime) -> Offset
 async fn write(
     shared: &Shared,
     state: &mut State,
+    expires_at: OffsetDateTime,
     now: OffsetDateTime,
 ) -> Result<SessionId, Error> {
     let store = &*shared.store;
@@ -252,11 +258,11 @@ async fn write(
             let id = id.clone();
             if !state.modified && store.capabilities().touch {
                 store
-                    .touch(&id, expiry_of(shared, &state.data, now))
+                    .touch(&id, expires_at)
                     .await
                     .map_err(interrupted_if_gone)?;
             } else {
-                save(shared, state, &id, now).await?;
+                save(shared, state, &id, expires_at, now).await?;
             }
             id
         }
@@ -264,7 +270,7 @@ async fn write(
             let record = Record::new(
                 pending.clone().map_or_else(SessionId::try_generate, Ok)?,
                 Arc::clone(&state.data),
-                expiry_of(shared, &state.data, now),
+                expires_at,
             );
             let id = create(store, record).await?;
             // The new record exists: only now may the old one go.
@@ -310,6 +316,7 @@ async fn save(
     shared: &Shared,
     state: &mut State,
     id: &SessionId,
+    mut expires_at: OffsetDateTime,
     now: OffsetDateTime,
 ) -> Result<(), Error> {
     let store = &*shared.store;
@@ -317,12 +324,8 @@ async fn save(
     let deadline = std::time::Instant::now() + shared.config.conflict_window();
     let mut rounds: u32 = 0;
     loop {
-        let record = Record::new(
-            id.clone(),
-            Arc::clone(&state.data),
-            expiry_of(shared, &state.data, now),
-        )
-        .with_version(state.version);
+        let record = Record::new(id.clone(), Arc::clone(&state.data), expires_at)
+            .with_version(state.version);
         let error = match store.save(&record).await {
             Ok(()) => {
                 state.version = state.version.wrapping_add(1);
@@ -350,6 +353,8 @@ async fn save(
         state.data = Arc::new(merge(&state.base, &state.data, &theirs.data));
         state.base = theirs.data;
         state.version = theirs.version;
+        // The merged data may carry another request's custom expiry.
+        expires_at = expiry_of(shared, &state.data, now);
     }
 }
 
