@@ -55,6 +55,41 @@ impl fmt::Display for Need {
     }
 }
 
+/// What an implementation declared, matched against what cases need.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Abilities {
+    /// The store's optional abilities (for an HTTP suite, those of the store
+    /// behind the server).
+    pub(crate) capabilities: session_core::Capabilities,
+    /// The store decides expiry by the kit's clock.
+    pub(crate) manual_clock: bool,
+    /// The framework hands the adapter `Cookie` fields that are not UTF-8.
+    pub(crate) non_utf8_headers: bool,
+}
+
+impl Abilities {
+    /// Why `suite` cannot run a case that needs `needs`, if it cannot.
+    pub(crate) fn skip(&self, needs: &[Need], suite: &str) -> Option<String> {
+        let caps = self.capabilities;
+        let missing = needs.iter().find(|need| match need {
+            Need::Touch => !caps.touch,
+            Need::NoTouch => caps.touch,
+            Need::ClearExpired => !caps.clear_expired,
+            Need::Versioned => !caps.versioned,
+            Need::ManualClock => !self.manual_clock,
+            Need::NonUtf8Headers => !self.non_utf8_headers,
+        })?;
+        Some(match missing {
+            Need::NoTouch => format!("{suite} declares touch; the case checks a store without it"),
+            Need::NonUtf8Headers => format!(
+                "{suite} declares that its framework drops Cookie fields that are not UTF-8 \
+                 before the adapter sees them"
+            ),
+            need => format!("needs {need}, which {suite} does not declare"),
+        })
+    }
+}
+
 /// One case of the catalogue. IDs are never renumbered: a retired case keeps
 /// its number out of use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

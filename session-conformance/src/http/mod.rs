@@ -13,7 +13,7 @@ use session_core::{BoxError, Capabilities, Config, SessionId};
 use crate::check::chain;
 use crate::report::{CaseReport, Declared};
 use crate::runner::{self, BoxFuture};
-use crate::{CaseInfo, CaseResult, Failure, Need};
+use crate::{CaseInfo, CaseResult, Failure};
 
 mod cases;
 pub(crate) mod client;
@@ -237,25 +237,12 @@ impl runner::Suite for HttpSuite {
     }
 
     fn skip(&self, case: &HttpCase) -> Option<String> {
-        let caps = self.store_capabilities;
-        let missing = case.info.needs.iter().find(|need| match need {
-            Need::Versioned => !caps.versioned,
-            Need::Touch => !caps.touch,
-            Need::ClearExpired => !caps.clear_expired,
-            Need::NonUtf8Headers => !self.non_utf8_headers,
-            _ => false,
-        })?;
-        Some(match missing {
-            Need::NonUtf8Headers => format!(
-                "{} declares that its framework drops Cookie fields that are not UTF-8 \
-                 before the adapter sees them",
-                self.name
-            ),
-            need => format!(
-                "needs a store with {need}, which {} does not declare",
-                self.name
-            ),
-        })
+        crate::case::Abilities {
+            capabilities: self.store_capabilities,
+            manual_clock: false,
+            non_utf8_headers: self.non_utf8_headers,
+        }
+        .skip(case.info.needs, &self.name)
     }
 
     fn reachability(&self) -> BoxFuture<'_, Result<(), String>> {

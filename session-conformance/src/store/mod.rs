@@ -12,7 +12,7 @@ use time::{Duration, OffsetDateTime};
 use crate::check::chain;
 use crate::report::{CaseReport, Declared};
 use crate::runner::{self, BoxFuture};
-use crate::{CaseInfo, CaseResult, Failure, Need};
+use crate::{CaseInfo, CaseResult, Failure};
 
 mod cases;
 
@@ -187,18 +187,6 @@ impl StoreSuite {
         runner::suite_main(self)
     }
 
-    fn lacks(&self, needs: &[Need]) -> Option<Need> {
-        needs.iter().copied().find(|need| match need {
-            Need::Touch => !self.capabilities.touch,
-            Need::NoTouch => self.capabilities.touch,
-            Need::ClearExpired => !self.capabilities.clear_expired,
-            Need::Versioned => !self.capabilities.versioned,
-            Need::ManualClock => !self.manual_clock,
-            // Store cases never need anything of HTTP.
-            _ => false,
-        })
-    }
-
     /// Whether the backend answers: only a factory error or a `load` error
     /// of kind [`Unavailable`](session_core::ErrorKind::Unavailable) makes
     /// it unreachable. Any other answer, an error included, means it is
@@ -281,8 +269,12 @@ impl runner::Suite for StoreSuite {
     }
 
     fn skip(&self, case: &StoreCase) -> Option<String> {
-        self.lacks(case.info.needs)
-            .map(|missing| format!("needs {missing}, which {} does not declare", self.name))
+        crate::case::Abilities {
+            capabilities: self.capabilities,
+            manual_clock: self.manual_clock,
+            non_utf8_headers: true,
+        }
+        .skip(case.info.needs, &self.name)
     }
 
     fn reachability(&self) -> BoxFuture<'_, Result<(), String>> {
