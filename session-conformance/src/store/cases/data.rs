@@ -187,7 +187,7 @@ fn edge_values() -> Value {
 }
 
 /// Every C0 control character and DEL, around ordinary text.
-pub(super) fn controls() -> String {
+fn controls() -> String {
     (0u8..0x20).chain([0x7f]).map(char::from).collect()
 }
 
@@ -214,9 +214,18 @@ fn deep(depth: usize) -> Value {
     value
 }
 
+/// A string wrapped in `depth` arrays.
+fn nest_arrays(depth: usize) -> Value {
+    let mut value = Value::String("leaf".into());
+    for _ in 0..depth {
+        value = Value::Array(vec![value]);
+    }
+    value
+}
+
 fn deep_values() -> Value {
     let max = session_core::record::MAX_DEPTH;
-    json!({ "deep": deep(max), "arrays": super::nest_arrays(max), "beside": 1 })
+    json!({ "deep": deep(max), "arrays": nest_arrays(max), "beside": 1 })
 }
 
 /// Creates `{"seed": 1}`, saves `data` over it, and checks that the record

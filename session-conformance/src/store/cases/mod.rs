@@ -75,15 +75,6 @@ pub(super) fn record(ctx: &StoreCtx, data: Value, ttl: Duration) -> Record {
     Record::new(SessionId::generate(), map(data), ctx.now() + ttl)
 }
 
-/// A string wrapped in `depth` arrays.
-pub(super) fn nest_arrays(depth: usize) -> Value {
-    let mut value = Value::String("leaf".into());
-    for _ in 0..depth {
-        value = Value::Array(vec![value]);
-    }
-    value
-}
-
 /// A day: "live" in every case.
 pub(super) const LIVE: Duration = Duration::days(1);
 
