@@ -9,19 +9,10 @@ use session_core::time::{Duration, OffsetDateTime};
 use session_core::{ErrorKind, Record, SessionData, SessionId, SessionStore};
 use session_store_redis::RedisStore;
 
+mod common;
+
 async fn store(name: &str) -> RedisStore {
-    let url = std::env::var("SESSION_TEST_REDIS_URL")
-        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-    RedisStore::connect(&url)
-        .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "Redis at {url} is unreachable ({e}); start it with \
-                 `redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save \"\" --appendonly no` \
-                 or set SESSION_TEST_REDIS_URL"
-            )
-        })
-        .with_prefix(format!("{name}_{}:", &SessionId::generate().as_str()[..12]))
+    common::store(format!("{name}_{}:", &SessionId::generate().as_str()[..12])).await
 }
 
 fn unix_ms(at: OffsetDateTime) -> i64 {

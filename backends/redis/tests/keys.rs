@@ -4,19 +4,10 @@ use fred::prelude::KeysInterface;
 use session_core::{Record, SessionData, SessionId, SessionStore, time};
 use session_store_redis::RedisStore;
 
+mod common;
+
 async fn store(prefix: &str) -> RedisStore {
-    let url = std::env::var("SESSION_TEST_REDIS_URL")
-        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-    RedisStore::connect(&url)
-        .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "Redis at {url} is unreachable ({e}); start it with \
-                 `redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save \"\" --appendonly no` \
-                 or set SESSION_TEST_REDIS_URL"
-            )
-        })
-        .with_prefix(prefix)
+    common::store(prefix).await
 }
 
 #[tokio::test]
