@@ -30,6 +30,12 @@ pub enum SameSite {
 /// | `expire_at_browser_close` | `false` | `SESSION_EXPIRE_AT_BROWSER_CLOSE` |
 /// | `save_every_request` | `false` | `SESSION_SAVE_EVERY_REQUEST` |
 /// | `conflict_window` | 2 s | (none: Django saves last-writer-wins) |
+/// | `max_session_size` | none | (none) |
+///
+/// [`SessionManager::with_config`](crate::SessionManager::with_config)
+/// refuses a configuration that would silently break sessions; see
+/// [`Config::validate`]. [`Config::production`] is the starting point for a
+/// deployment behind HTTPS.
 ///
 /// ```
 /// use session_core::{Config, SameSite};
@@ -55,6 +61,7 @@ pub struct Config {
     expire_at_browser_close: bool,
     save_every_request: bool,
     conflict_window: std::time::Duration,
+    max_session_size: Option<usize>,
 }
 
 impl Default for Config {
@@ -70,11 +77,100 @@ impl Default for Config {
             expire_at_browser_close: false,
             save_every_request: false,
             conflict_window: std::time::Duration::from_secs(2),
+            max_session_size: None,
         }
     }
 }
 
 impl Config {
+    /// The settings to start a deployment behind HTTPS from: the defaults,
+    /// plus `Secure`, and the name `__Host-sessionid`, which browsers accept
+    /// only from a secure origin, with `Path=/` and no `Domain` (so no
+    /// subdomain and no plain-HTTP page can plant or overwrite it).
+    /// `HttpOnly` and `SameSite=Lax` are already the defaults.
+    ///
+    /// ```
+    /// use session_core::{Config, SameSite};
+    ///
+    /// let config = Config::production();
+    /// assert_eq!(config.cookie_name(), "__Host-sessionid");
+    /// assert!(config.cookie_secure() && config.cookie_http_only());
+    /// assert_eq!(config.cookie_same_site(), SameSite::Lax);
+    /// assert!(config.validate().is_ok());
+    /// ```
+    pub fn production() -> Self {
+        Config::default()
+            .with_cookie_name("__Host-sessionid")
+            .with_cookie_secure(true)
+            .with_cookie_http_only(true)
+            .with_cookie_same_site(SameSite::Lax)
+    }
+
+    /// Checks that the settings cannot silently break sessions, with an
+    /// error that says what to change:
+    ///
+    /// - `cookie_age` is positive and at most [`MAX_COOKIE_AGE`];
+    /// - the cookie name is an RFC 6265 token (no spaces, `;`, `=`, quotes,
+    ///   control bytes); the path starts with `/` and the domain is a host
+    ///   name, both without `;`, spaces or control bytes, so the
+    ///   `Set-Cookie` header can always be built;
+    /// - a `__Secure-` name has `Secure`; a `__Host-` name has `Secure`,
+    ///   path `/` and no domain (browsers drop such cookies otherwise);
+    /// - `max_session_size`, when set, is not zero.
+    ///
+    /// `SameSite=None` without `Secure` passes: the cookie is given
+    /// `Secure` (see [`Config::effective_cookie_secure`]), as Django does.
+    ///
+    /// ```
+    /// use session_core::Config;
+    ///
+    /// assert!(Config::default().validate().is_ok());
+    /// let error = Config::default().with_cookie_name("__Host-sid").validate().unwrap_err();
+    /// assert!(error.to_string().contains("with_cookie_secure(true)"));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The first problem found, as a [`ConfigError`].
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.cookie_age <= Duration::ZERO {
+            return Err(ConfigError::CookieAge("it must be positive"));
+        }
+        if self.cookie_age > MAX_COOKIE_AGE {
+            return Err(ConfigError::CookieAge("it must be at most 1,000 years"));
+        }
+        let name = self.cookie_name.as_str();
+        if name.is_empty() || !name.bytes().all(is_token_byte) {
+            return Err(ConfigError::CookieName);
+        }
+        let path = self.cookie_path.as_str();
+        if !path.starts_with('/') || !path.bytes().all(is_attribute_byte) {
+            return Err(ConfigError::CookiePath);
+        }
+        if let Some(domain) = &self.cookie_domain {
+            let host = domain.strip_prefix('.').unwrap_or(domain);
+            let valid = !host.is_empty()
+                && host.len() <= 253
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+            if !valid {
+                return Err(ConfigError::CookieDomain);
+            }
+        }
+        let host_prefix = name.starts_with("__Host-");
+        if (host_prefix || name.starts_with("__Secure-")) && !self.cookie_secure {
+            return Err(ConfigError::PrefixNeedsSecure);
+        }
+        if host_prefix && (path != "/" || self.cookie_domain.is_some()) {
+            return Err(ConfigError::HostPrefixScope);
+        }
+        if self.max_session_size == Some(0) {
+            return Err(ConfigError::MaxSessionSize);
+        }
+        Ok(())
+    }
+
     /// The cookie's name. Default: `"sessionid"`.
     ///
     /// A name starting with `__Secure-` or `__Host-` is always sent with
@@ -186,6 +282,27 @@ impl Config {
         self
     }
 
+    /// The largest session, in bytes of its JSON serialization, that
+    /// `finish` hands to the store; `None` (the default) for no limit.
+    ///
+    /// A larger session fails the request with [`Error::TooLarge`] (status
+    /// 413) before the store is called, and the stored session stays as it
+    /// was: an application that appends client input to the session cannot
+    /// grow a record without bound. Django has no such setting; 64 KiB is a
+    /// generous value for a session that holds IDs and small state.
+    ///
+    /// [`Error::TooLarge`]: crate::Error::TooLarge
+    #[must_use]
+    pub fn with_max_session_size(mut self, limit: impl Into<Option<usize>>) -> Self {
+        self.max_session_size = limit.into();
+        self
+    }
+
+    /// See [`Config::with_max_session_size`].
+    pub fn max_session_size(&self) -> Option<usize> {
+        self.max_session_size
+    }
+
     /// See [`Config::with_cookie_name`].
     pub fn cookie_name(&self) -> &str {
         &self.cookie_name
@@ -247,6 +364,69 @@ impl Config {
     }
 }
 
+/// The longest [`Config::with_cookie_age`] that [`Config::validate`]
+/// accepts: 1,000 years. Longer lifetimes cannot be told apart from
+/// "forever" and run into the year 9999, past which neither cookies nor
+/// stores can represent an expiry.
+pub const MAX_COOKIE_AGE: Duration = Duration::days(365_250);
+
+/// RFC 6265 `token`: visible ASCII except separators.
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b)
+}
+
+/// RFC 6265 `av-octet`: visible ASCII and space, except `;`; spaces are
+/// refused too, since a browser would trim them.
+fn is_attribute_byte(b: u8) -> bool {
+    b.is_ascii_graphic() && b != b';'
+}
+
+/// What [`Config::validate`] found wrong, with what to change.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `cookie_age` is zero, negative or absurdly long.
+    #[error("invalid session cookie age: {0}; check Config::with_cookie_age")]
+    CookieAge(&'static str),
+    /// The cookie name is not an RFC 6265 token.
+    #[error(
+        "invalid session cookie name: use letters, digits and `-_.!#$%&'*+^`|~` only \
+         (no spaces, `;`, `=`, quotes or control bytes); check Config::with_cookie_name"
+    )]
+    CookieName,
+    /// The cookie path is not a header-safe absolute path.
+    #[error(
+        "invalid session cookie path: it must start with `/` and hold no spaces, `;` or \
+         control bytes; check Config::with_cookie_path"
+    )]
+    CookiePath,
+    /// The cookie domain is not a host name.
+    #[error(
+        "invalid session cookie domain: give a host name such as `example.com` (letters, \
+         digits, `-` and `.`), or none for a host-only cookie; check Config::with_cookie_domain"
+    )]
+    CookieDomain,
+    /// A `__Secure-` or `__Host-` name without `Secure`.
+    #[error(
+        "a session cookie named `__Secure-…` or `__Host-…` must be Secure (browsers drop it \
+         otherwise): add Config::with_cookie_secure(true), or choose another name"
+    )]
+    PrefixNeedsSecure,
+    /// A `__Host-` name with a domain or a path other than `/`.
+    #[error(
+        "a session cookie named `__Host-…` must have path `/` and no domain (browsers drop it \
+         otherwise): remove Config::with_cookie_domain and set Config::with_cookie_path(\"/\"), \
+         or choose a `__Secure-` name"
+    )]
+    HostPrefixScope,
+    /// `max_session_size` is zero.
+    #[error(
+        "max_session_size of 0 would refuse every session; give a positive size or None in \
+         Config::with_max_session_size"
+    )]
+    MaxSessionSize,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,5 +444,46 @@ mod tests {
         assert!(!c.expire_at_browser_close());
         assert!(!c.save_every_request());
         assert_eq!(c.conflict_window(), std::time::Duration::from_secs(2));
+        assert_eq!(c.max_session_size(), None);
+        assert_eq!(c.validate(), Ok(()));
+    }
+
+    #[rstest::rstest]
+    #[case::zero_age(Config::default().with_cookie_age(Duration::ZERO), "positive")]
+    #[case::negative_age(Config::default().with_cookie_age(Duration::seconds(-1)), "positive")]
+    #[case::huge_age(Config::default().with_cookie_age(Duration::MAX), "1,000 years")]
+    #[case::empty_name(Config::default().with_cookie_name(""), "with_cookie_name")]
+    #[case::name_with_space(Config::default().with_cookie_name("session id"), "with_cookie_name")]
+    #[case::name_with_semicolon(Config::default().with_cookie_name("sid;x=1"), "with_cookie_name")]
+    #[case::name_with_equals(Config::default().with_cookie_name("sid=1"), "with_cookie_name")]
+    #[case::name_with_newline(Config::default().with_cookie_name("sid\r\nX: y"), "with_cookie_name")]
+    #[case::name_non_ascii(Config::default().with_cookie_name("sessión"), "with_cookie_name")]
+    #[case::relative_path(Config::default().with_cookie_path("app"), "with_cookie_path")]
+    #[case::path_with_semicolon(Config::default().with_cookie_path("/a;Domain=evil.com"), "with_cookie_path")]
+    #[case::path_with_control(Config::default().with_cookie_path("/a\u{7f}"), "with_cookie_path")]
+    #[case::domain_empty(Config::default().with_cookie_domain(Some(String::new())), "with_cookie_domain")]
+    #[case::domain_with_semicolon(Config::default().with_cookie_domain(Some("a.com;x".into())), "with_cookie_domain")]
+    #[case::domain_with_space(Config::default().with_cookie_domain(Some("a .com".into())), "with_cookie_domain")]
+    #[case::secure_prefix_without_secure(Config::default().with_cookie_name("__Secure-sid"), "with_cookie_secure(true)")]
+    #[case::host_prefix_without_secure(Config::default().with_cookie_name("__Host-sid"), "with_cookie_secure(true)")]
+    #[case::host_prefix_with_path(Config::production().with_cookie_path("/app"), "path `/`")]
+    #[case::host_prefix_with_domain(Config::production().with_cookie_domain(Some("example.com".into())), "no domain")]
+    #[case::zero_max_size(Config::default().with_max_session_size(0), "max_session_size")]
+    fn validate_refuses_what_would_break_sessions(#[case] config: Config, #[case] hint: &str) {
+        let error = config.validate().unwrap_err();
+        assert!(error.to_string().contains(hint), "{error} lacks {hint:?}");
+    }
+
+    #[rstest::rstest]
+    #[case::production(Config::production())]
+    #[case::secure_prefix(Config::default().with_cookie_name("__Secure-sid").with_cookie_secure(true))]
+    #[case::same_site_none_is_given_secure(Config::default().with_cookie_same_site(SameSite::None))]
+    #[case::domain(Config::default().with_cookie_domain(Some(".example.com".into())))]
+    #[case::sub_path(Config::default().with_cookie_path("/app/v1"))]
+    #[case::one_second(Config::default().with_cookie_age(Duration::SECOND))]
+    #[case::thousand_years(Config::default().with_cookie_age(MAX_COOKIE_AGE))]
+    #[case::token_punctuation(Config::default().with_cookie_name("my.app_sid-1!#$%&'*+^`|~"))]
+    fn validate_accepts_working_settings(#[case] config: Config) {
+        assert_eq!(config.validate(), Ok(()));
     }
 }

@@ -26,9 +26,11 @@ pub enum Error {
         what: &'static str,
     },
 
-    /// Stored data could not be decoded. Core answers it with an empty
-    /// session and a warning; stores return it from `load`.
-    #[error("stored session data is corrupt")]
+    /// Stored content could not be decoded. Core answers it with an empty
+    /// session and one warning per record, and never deletes the record on
+    /// a read; stores return it from `load`. Only content is corrupt: a
+    /// database type or schema mismatch is [`Error::Backend`].
+    #[error("stored session data is corrupt: {source}")]
     Corrupt {
         /// Why decoding failed.
         #[source]
@@ -36,16 +38,17 @@ pub enum Error {
     },
 
     /// The store could not be reached (connection refused, timeout, pool
-    /// exhausted). Adapters answer 503.
-    #[error("session store unavailable")]
+    /// exhausted, disk full). Adapters answer 503.
+    #[error("session store unavailable: {source}")]
     Unavailable {
         /// The client library's error.
         #[source]
         source: BoxError,
     },
 
-    /// Any other failure inside the store.
-    #[error("session store failed")]
+    /// Any other failure inside the store (permission, schema mismatch,
+    /// protocol error).
+    #[error("session store failed: {source}")]
     Backend {
         /// The client library's error.
         #[source]
@@ -71,6 +74,33 @@ pub enum Error {
     /// (`_session*`, `_auth*`).
     #[error("session key is reserved for session-core (`_session*`, `_auth*`)")]
     ReservedKey,
+
+    /// The session's serialized data is larger than
+    /// [`Config::with_max_session_size`](crate::Config::with_max_session_size)
+    /// allows. Nothing was written; the stored session is as it was.
+    #[error(
+        "the session data serializes to {size} bytes, more than the configured maximum of \
+         {limit}; store less in the session (or raise Config::with_max_session_size)"
+    )]
+    TooLarge {
+        /// The serialized size, in bytes.
+        size: usize,
+        /// The configured maximum, in bytes.
+        limit: usize,
+    },
+
+    /// An expiry that no store and no cookie can represent: a date outside
+    /// the years 1 to 9999, or a duration that overflows from now.
+    #[error("session expiry out of range: {what}; expiries must fall within the years 1 to 9999")]
+    ExpiryOutOfRange {
+        /// What was out of range.
+        what: &'static str,
+    },
+
+    /// The [`Config`](crate::Config) is invalid; see
+    /// [`Config::validate`](crate::Config::validate).
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
 
     /// The session was deleted by a concurrent request (typically a logout)
     /// while this request was using it. Django answers 400
@@ -104,6 +134,12 @@ pub enum ErrorKind {
     ReservedKey,
     /// See [`Error::Interrupted`].
     Interrupted,
+    /// See [`Error::TooLarge`].
+    TooLarge,
+    /// See [`Error::ExpiryOutOfRange`].
+    ExpiryOutOfRange,
+    /// See [`Error::Config`].
+    Config,
 }
 
 impl Error {
@@ -119,12 +155,16 @@ impl Error {
             Error::Value { .. } => ErrorKind::Value,
             Error::ReservedKey => ErrorKind::ReservedKey,
             Error::Interrupted => ErrorKind::Interrupted,
+            Error::TooLarge { .. } => ErrorKind::TooLarge,
+            Error::ExpiryOutOfRange { .. } => ErrorKind::ExpiryOutOfRange,
+            Error::Config(_) => ErrorKind::Config,
         }
     }
 
     /// The HTTP status an adapter answers with when this error ends a
     /// request: 400 for [`Error::Interrupted`], 503 for
-    /// [`Error::Unavailable`], 500 for everything else.
+    /// [`Error::Unavailable`], 413 for [`Error::TooLarge`] (the request
+    /// made the session grow past its limit), 500 for everything else.
     ///
     /// ```
     /// use session_core::Error;
@@ -135,8 +175,67 @@ impl Error {
         match self {
             Error::Interrupted => 400,
             Error::Unavailable { .. } => 503,
+            Error::TooLarge { .. } => 413,
             _ => 500,
         }
+    }
+
+    /// A short message for the HTTP response body when this error ends a
+    /// request: it names the failure without the details (host names,
+    /// paths, SQL) that [`Display`](std::fmt::Display) gives for the log.
+    ///
+    /// ```
+    /// use session_core::Error;
+    /// let error = Error::unavailable("connection refused by 10.0.0.7:6379");
+    /// assert_eq!(error.public_message(), "session store unavailable; try again later");
+    /// assert!(error.to_string().contains("10.0.0.7:6379"));
+    /// ```
+    pub fn public_message(&self) -> &'static str {
+        match self {
+            Error::Interrupted => {
+                "the session was ended by another request (a logout?); reload the page"
+            }
+            Error::Unavailable { .. } => "session store unavailable; try again later",
+            Error::TooLarge { .. } => "the session grew too large",
+            _ => "session error",
+        }
+    }
+
+    /// This error and every cause under it, joined with `": "`, for a log
+    /// line that says what to check. Causes that repeat their parent's
+    /// message are skipped.
+    ///
+    /// ```
+    /// use session_core::Error;
+    /// let error = Error::backend(std::io::Error::other("permission denied"));
+    /// assert_eq!(error.report(), "session store failed: permission denied");
+    /// ```
+    pub fn report(&self) -> String {
+        let mut out = self.to_string();
+        let mut cause = StdError::source(self);
+        while let Some(error) = cause {
+            let message = error.to_string();
+            // Display of the variants above already includes their source.
+            if !out.contains(&message) {
+                out.push_str(": ");
+                out.push_str(&message);
+            }
+            cause = error.source();
+        }
+        out
+    }
+
+    /// Logs a failed store call at `warn`, on the `session_core::store`
+    /// target, with its kind and whole cause chain, so the log says what to
+    /// check. Store errors never carry a session ID.
+    pub(crate) fn log_store_failure(&self, operation: &'static str) {
+        tracing::warn!(
+            target: "session_core::store",
+            operation,
+            kind = ?self.kind(),
+            error = %self.report(),
+            "session store call failed"
+        );
     }
 
     /// A `Conflict` for an ID that is already taken (`create`).

@@ -3,10 +3,25 @@
 
 use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
+use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
+
+use crate::Error;
 
 /// The data key under which a custom expiry is stored, as in Django.
 pub const EXPIRY_KEY: &str = "_session_expiry";
+
+/// The earliest expiry anything stores: the first instant of year 1.
+pub const MIN_EXPIRY: OffsetDateTime = datetime!(0001-01-01 0:00 UTC);
+/// The latest expiry anything stores: the last second of year 9999, the end
+/// of RFC 3339, of cookie dates and of common database types. Expiries
+/// computed from foreign data are clamped to it; application input past it
+/// is refused with [`Error::ExpiryOutOfRange`].
+pub const MAX_EXPIRY: OffsetDateTime = datetime!(9999-12-31 23:59:59 UTC);
+
+fn in_range(at: OffsetDateTime) -> bool {
+    (MIN_EXPIRY..=MAX_EXPIRY).contains(&at)
+}
 
 /// A per-session expiry, set with [`Session::set_expiry`].
 ///
@@ -36,13 +51,33 @@ pub enum Expiry {
 impl Expiry {
     /// The value stored under [`EXPIRY_KEY`], or `None` for
     /// [`Expiry::Default`]. `In` is resolved against `now`.
-    pub(crate) fn to_stored(self, now: OffsetDateTime) -> Option<Value> {
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ExpiryOutOfRange`] when the expiry, counted from `now`,
+    /// falls outside [`MIN_EXPIRY`]..=[`MAX_EXPIRY`] (never a panic, never
+    /// a silently dropped expiry).
+    pub(crate) fn to_stored(self, now: OffsetDateTime) -> Result<Option<Value>, Error> {
+        let out_of_range = |what| Error::ExpiryOutOfRange { what };
         match self {
-            Expiry::Seconds(n) => Some(Value::from(n)),
-            Expiry::BrowserClose => Some(Value::from(0)),
-            Expiry::In(duration) => Expiry::At(now + duration).to_stored(now),
-            Expiry::At(at) => at.format(&Rfc3339).ok().map(Value::String),
-            Expiry::Default => None,
+            Expiry::Seconds(n) => now
+                .checked_add(Duration::seconds(n))
+                .filter(|at| in_range(*at))
+                .map(|_| Some(Value::from(n)))
+                .ok_or(out_of_range("set_expiry(Seconds) overflows from now")),
+            Expiry::BrowserClose => Ok(Some(Value::from(0))),
+            Expiry::In(duration) => now
+                .checked_add(duration)
+                .ok_or(out_of_range("set_expiry(In) overflows from now"))
+                .and_then(|at| Expiry::At(at).to_stored(now)),
+            Expiry::At(at) if in_range(at) => at
+                .format(&Rfc3339)
+                .map(|s| Some(Value::String(s)))
+                .map_err(|_| out_of_range("set_expiry(At) cannot be written as RFC 3339")),
+            Expiry::At(_) => Err(out_of_range(
+                "set_expiry(At) is outside the years 1 to 9999",
+            )),
+            Expiry::Default => Ok(None),
         }
     }
 
@@ -90,18 +125,21 @@ pub fn expiry_age(custom: Expiry, modification: OffsetDateTime, cookie_age: Dura
 }
 
 /// Django's `get_expiry_date(modification=.., expiry=..)`: when the session
-/// expires if it is saved at `modification`.
+/// expires if it is saved at `modification`, clamped to
+/// [`MIN_EXPIRY`]..=[`MAX_EXPIRY`] so that foreign data (a huge stored
+/// number of seconds) never hands a store a date it cannot hold.
 pub fn expiry_date(
     custom: Expiry,
     modification: OffsetDateTime,
     cookie_age: Duration,
 ) -> OffsetDateTime {
-    match custom {
+    let at = match custom {
         Expiry::At(at) => at,
         Expiry::Seconds(secs) if secs != 0 => modification.saturating_add(Duration::seconds(secs)),
         Expiry::In(duration) => modification.saturating_add(duration),
         _ => modification.saturating_add(cookie_age),
-    }
+    };
+    at.clamp(MIN_EXPIRY, MAX_EXPIRY)
 }
 
 /// Django's `get_expire_at_browser_close()`: the custom value decides when
@@ -187,8 +225,35 @@ mod tests {
         #[case] stored: Option<Value>,
         #[case] read: Expiry,
     ) {
-        assert_eq!(set.to_stored(NOW), stored);
+        assert_eq!(set.to_stored(NOW).unwrap(), stored);
         assert_eq!(Expiry::from_stored(stored.as_ref()), read);
+    }
+
+    #[rstest]
+    #[case::at_past_the_last_second(Expiry::At(datetime!(9999-12-31 23:59:59.5 UTC)))]
+    #[case::at_negative_year(Expiry::At(datetime!(-0001-01-01 0:00 UTC)))]
+    #[case::in_overflows(Expiry::In(Duration::MAX))]
+    #[case::in_underflows(Expiry::In(Duration::MIN))]
+    #[case::in_past_9999(Expiry::In(Duration::days(365 * 8000)))]
+    #[case::seconds_overflow(Expiry::Seconds(i64::MAX))]
+    #[case::seconds_underflow(Expiry::Seconds(i64::MIN))]
+    fn unrepresentable_expiries_are_errors_not_panics(#[case] expiry: Expiry) {
+        let error = expiry.to_stored(NOW).unwrap_err();
+        assert_eq!(error.kind(), crate::ErrorKind::ExpiryOutOfRange);
+        assert!(error.to_string().contains("years 1 to 9999"), "{error}");
+    }
+
+    #[test]
+    fn the_last_representable_second_is_accepted() {
+        let stored = Expiry::At(MAX_EXPIRY).to_stored(NOW).unwrap();
+        assert_eq!(stored, Some(Value::from("9999-12-31T23:59:59Z")));
+    }
+
+    #[rstest]
+    #[case::huge_stored_seconds(Expiry::Seconds(i64::MAX), MAX_EXPIRY)]
+    #[case::hugely_negative_seconds(Expiry::Seconds(i64::MIN + 1), MIN_EXPIRY)]
+    fn computed_dates_stay_in_range(#[case] custom: Expiry, #[case] expected: OffsetDateTime) {
+        assert_eq!(expiry_date(custom, NOW, AGE), expected);
     }
 
     #[rstest]

@@ -2,28 +2,25 @@
 //! `finish` after it. Adapters only move bytes between the framework and
 //! these two calls.
 
+mod plan;
+
 use std::fmt;
 use std::sync::Arc;
 
 use time::OffsetDateTime;
 
 use crate::cookie::{self, Incoming};
-use crate::expiry::{self, EXPIRY_KEY};
-use crate::session::State;
+use crate::session::Shared;
+use crate::state::State;
 use crate::{
-    Clock, Config, Error, ErrorKind, Expiry, Record, Session, SessionData, SessionId, SessionStore,
+    Clock, Config, ConfigError, Error, ErrorKind, Record, Session, SessionId, SessionStore,
     SystemClock,
 };
+use plan::{Action, Plan, Write};
 
 /// How many fresh IDs `finish` tries when `create` reports a taken one.
 /// With 165-bit IDs a second collision means a broken store or RNG.
 const CREATE_ATTEMPTS: usize = 4;
-
-pub(crate) struct Shared {
-    pub(crate) store: Arc<dyn SessionStore>,
-    pub(crate) config: Config,
-    pub(crate) clock: Arc<dyn Clock>,
-}
 
 /// What `finish` asks the adapter to add to the response.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -46,7 +43,7 @@ pub struct Outcome {
 /// use session_core::{Config, MemoryStore, SessionManager};
 ///
 /// let sessions = SessionManager::new(MemoryStore::new())
-///     .with_config(Config::default().with_cookie_name("sid"));
+///     .with_config(Config::default().with_cookie_name("sid"))?;
 ///
 /// // Before the handler: no I/O.
 /// let session = sessions.load(Vec::<&str>::new());
@@ -84,22 +81,32 @@ impl SessionManager {
 
     fn from_parts(store: Arc<dyn SessionStore>, config: Config, clock: Arc<dyn Clock>) -> Self {
         SessionManager {
-            shared: Arc::new(Shared {
-                store,
-                config,
-                clock,
-            }),
+            shared: Arc::new(Shared::new(store, config, clock)),
         }
     }
 
-    /// The same manager with `config`.
-    #[must_use]
-    pub fn with_config(self, config: Config) -> Self {
-        Self::from_parts(
+    /// The same manager with `config`, once [`Config::validate`] accepts it.
+    ///
+    /// ```
+    /// use session_core::{Config, MemoryStore, SessionManager};
+    ///
+    /// let sessions = SessionManager::new(MemoryStore::new()).with_config(Config::production())?;
+    /// assert!(SessionManager::new(MemoryStore::new())
+    ///     .with_config(Config::default().with_cookie_name("bad name"))
+    ///     .is_err());
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The [`ConfigError`] that says what to change.
+    pub fn with_config(self, config: Config) -> Result<Self, ConfigError> {
+        config.validate()?;
+        Ok(Self::from_parts(
             Arc::clone(&self.shared.store),
             config,
             Arc::clone(&self.shared.clock),
-        )
+        ))
     }
 
     /// The same manager reading time from `clock` (tests).
@@ -169,123 +176,227 @@ impl SessionManager {
     /// neither is an error. The cookie's `Max-Age`/`Expires` and the
     /// record's expiry come from the data as finally stored.
     ///
+    /// # Failure policy
+    ///
+    /// - **A renewal nobody asked for never breaks a response.** When only
+    ///   `save_every_request` asked for the write (the handler changed
+    ///   nothing), a store failure is logged and the response goes out as
+    ///   if sessions were off: no cookie, no error.
+    /// - **A logout that did not happen is an error.** Deletes that a
+    ///   [`flush`](Session::flush) could not do are retried first, whatever
+    ///   the status; if they fail again, so does `finish`, and no deletion
+    ///   cookie is sent while the record lives on.
+    /// - **A rotation whose old record could not be deleted** still sends
+    ///   the new cookie (the new record exists) when the old record held no
+    ///   login, with a warning. If it held one (a `cycle_id` of a logged-in
+    ///   session), the delete is retried once and then `finish` fails, so
+    ///   the client keeps its old, still valid cookie rather than leave a
+    ///   known authenticated ID alive.
+    /// - Every store failure is logged with its kind and cause chain.
+    ///
     /// Calling it again for the same session does nothing.
     ///
     /// # Errors
     ///
     /// [`Error::Interrupted`] if the record was deleted meanwhile (answer
-    /// 400); any store error (answer [`Error::http_status`]). On error the
-    /// client's cookie is left as it was.
+    /// 400); [`Error::TooLarge`] if the data exceeds
+    /// [`Config::max_session_size`] (413); a store error (answer
+    /// [`Error::http_status`]). On error the client's cookie is left as it
+    /// was.
     pub async fn finish(&self, session: &Session, status: u16) -> Result<Outcome, Error> {
         let mut state = session.lock().await;
-        if state.finished {
+        if !state.begin_finish() {
             return Ok(Outcome::default());
         }
-        state.finished = true;
-        let mut outcome = Outcome {
-            set_cookie: None,
-            vary_cookie: state.accessed,
-        };
-        if status >= 500 {
-            return Ok(outcome);
-        }
-        let shared = &self.shared;
+        let shared = &*self.shared;
         let incoming = &session.inner.incoming;
-        if !state.loaded {
-            if !(shared.config.save_every_request() && incoming.id.is_some()) {
-                return Ok(outcome);
-            }
-            session.ensure_loaded(&mut state).await?;
+        if plan::needs_load(&state, &shared.config, status, incoming.id.is_some())
+            && let Err(error) = session.ensure_loaded(&mut state).await
+        {
+            renewal_failed(&error);
+            return Ok(Outcome {
+                set_cookie: None,
+                vary_cookie: state.is_accessed(),
+            });
         }
-
-        if state.is_empty() {
-            if incoming.present {
-                outcome.set_cookie = Some(cookie::render_removal(&shared.config));
-                outcome.vary_cookie = true;
-            }
-            return Ok(outcome);
-        }
-        if !(state.modified || shared.config.save_every_request()) {
-            return Ok(outcome);
-        }
-
         let now = shared.clock.now();
-        let mut custom = Expiry::from_stored(state.data.get(EXPIRY_KEY));
-        let expires_at = expiry::expiry_date(custom, now, shared.config.cookie_age());
-        if expires_at <= now {
-            // Set to expire in the past: the session is over already.
-            let current = state.key.take().filter(|_| state.in_store);
-            for id in state.rotate_from.take().into_iter().chain(current) {
-                shared.store.delete(&id).await?;
-            }
-            if incoming.present {
-                outcome.set_cookie = Some(cookie::render_removal(&shared.config));
-            }
-            return Ok(outcome);
-        }
-
-        let before = Arc::clone(&state.data);
-        let id = write(shared, &mut state, expires_at, now).await?;
-        if !Arc::ptr_eq(&before, &state.data) {
-            // Merged with another request's data, whose custom expiry may
-            // differ: the cookie follows what was stored.
-            custom = Expiry::from_stored(state.data.get(EXPIRY_KEY));
-        }
-        let max_age =
-            (!expiry::expire_at_browser_close(custom, shared.config.expire_at_browser_close()))
-                .then(|| expiry::expiry_age(custom, now, shared.config.cookie_age()));
-        outcome.set_cookie = Some(cookie::render_session(&shared.config, &id, max_age, now));
-        Ok(outcome)
+        let plan = plan::plan(
+            &state,
+            &shared.config,
+            status,
+            now,
+            incoming.present,
+            shared.store.capabilities().touch,
+        );
+        execute(shared, &mut state, plan, now).await
     }
 }
 
-/// When a session holding `data` expires if saved at `now`.
-fn expiry_of(shared: &Shared, data: &SessionData, now: OffsetDateTime) -> OffsetDateTime {
-    let custom = Expiry::from_stored(data.get(EXPIRY_KEY));
-    expiry::expiry_date(custom, now, shared.config.cookie_age())
-}
-
-/// Creates or saves the record; returns the ID the cookie must carry.
-async fn write(
+/// Carries `plan` out under the failure policy of [`SessionManager::finish`].
+async fn execute(
     shared: &Shared,
     state: &mut State,
+    plan: Plan,
+    now: OffsetDateTime,
+) -> Result<Outcome, Error> {
+    let store = &*shared.store;
+    let mut outcome = Outcome {
+        set_cookie: None,
+        vary_cookie: plan.vary,
+    };
+    if !plan.retry_deletes.is_empty() {
+        for id in &plan.retry_deletes {
+            store.delete(id).await.inspect_err(|error| {
+                error.log_store_failure("delete (retrying a failed logout)");
+            })?;
+        }
+        state.deletes_done();
+    }
+    match plan.action {
+        Action::Nothing => {}
+        Action::RemoveCookie => {
+            outcome.set_cookie = Some(cookie::render_removal(&shared.config));
+        }
+        Action::End {
+            delete,
+            remove_cookie,
+        } => {
+            for id in &delete {
+                store
+                    .delete(id)
+                    .await
+                    .inspect_err(|error| error.log_store_failure("delete (expired)"))?;
+            }
+            state.ended();
+            if remove_cookie {
+                outcome.set_cookie = Some(cookie::render_removal(&shared.config));
+            }
+        }
+        Action::Write {
+            write,
+            expires_at,
+            renewal,
+        } => match write_session(shared, state, write, expires_at, now).await {
+            Ok(id) => {
+                let max_age = plan::cookie_max_age(&shared.config, state.data(), now);
+                outcome.set_cookie =
+                    Some(cookie::render_session(&shared.config, &id, max_age, now));
+            }
+            Err(error) if renewal => renewal_failed(&error),
+            Err(error) => return Err(error),
+        },
+    }
+    Ok(outcome)
+}
+
+/// The policy for a write only `save_every_request` asked for.
+fn renewal_failed(error: &Error) {
+    tracing::warn!(
+        kind = ?error.kind(),
+        error = %error.report(),
+        "could not renew an unchanged session (save_every_request); the response goes out \
+         without a session cookie"
+    );
+}
+
+/// Performs the write; returns the ID the cookie must carry.
+async fn write_session(
+    shared: &Shared,
+    state: &mut State,
+    write: Write,
     expires_at: OffsetDateTime,
     now: OffsetDateTime,
 ) -> Result<SessionId, Error> {
     let store = &*shared.store;
-    let id = match (&state.key, state.in_store) {
-        (Some(id), true) => {
-            let id = id.clone();
-            if !state.modified && store.capabilities().touch {
-                store
-                    .touch(&id, expires_at)
-                    .await
-                    .map_err(interrupted_if_gone)?;
-            } else {
-                save(shared, state, &id, expires_at, now).await?;
-            }
-            id
+    match write {
+        Write::Touch { id } => {
+            store
+                .touch(&id, expires_at)
+                .await
+                .map_err(|e| logged("touch", interrupted_if_gone(e)))?;
+            state.touched();
+            Ok(id)
         }
-        (pending, _) => {
-            let record = Record::new(
-                pending.clone().map_or_else(SessionId::try_generate, Ok)?,
-                Arc::clone(&state.data),
-                expires_at,
-            );
+        Write::Save { id } => {
+            save(shared, state, &id, expires_at, now).await?;
+            Ok(id)
+        }
+        Write::Create { id, rotate_from } => {
+            check_size(&shared.config, state)?;
+            let id = id.map_or_else(SessionId::try_generate, Ok)?;
+            let record = Record::new(id, Arc::clone(state.data()), expires_at);
             let id = create(store, record).await?;
-            // The new record exists: only now may the old one go.
-            if let Some(old) = state.rotate_from.take() {
-                store.delete(&old).await?;
+            let old_held_auth = state.base_holds_auth();
+            state.created(id.clone());
+            if let Some(old) = rotate_from {
+                // The new record exists: only now may the old one go.
+                delete_rotated(store, &old, &id, old_held_auth).await?;
+                state.rotation_done();
             }
-            state.key = Some(id.clone());
-            state.in_store = true;
-            state.version = 0;
-            id
+            Ok(id)
         }
+    }
+}
+
+/// Deletes the record a rotation replaced. A failure is logged and
+/// tolerated when the old record held no login; otherwise the delete is
+/// retried once, and if that fails too the new record is dropped (best
+/// effort) and the error returned, so the client keeps its old cookie.
+async fn delete_rotated(
+    store: &dyn SessionStore,
+    old: &SessionId,
+    new: &SessionId,
+    old_held_auth: bool,
+) -> Result<(), Error> {
+    let Err(error) = store.delete(old).await else {
+        return Ok(());
     };
-    state.base = Arc::clone(&state.data);
-    state.modified = false;
-    Ok(id)
+    error.log_store_failure("delete (rotation)");
+    if !old_held_auth {
+        tracing::warn!(
+            "the session ID was rotated but the old record could not be deleted; it holds no \
+             login and expires on its own, so the new cookie is sent"
+        );
+        return Ok(());
+    }
+    let Err(error) = store.delete(old).await else {
+        return Ok(());
+    };
+    error.log_store_failure("delete (rotation, retried)");
+    if let Err(cleanup) = store.delete(new).await {
+        cleanup.log_store_failure("delete (abandoned rotation)");
+    }
+    Err(error)
+}
+
+/// Refuses data larger than [`Config::max_session_size`] before any store
+/// sees it.
+fn check_size(config: &Config, state: &State) -> Result<(), Error> {
+    let Some(limit) = config.max_session_size() else {
+        return Ok(());
+    };
+    let mut counter = ByteCounter(0);
+    serde_json::to_writer(&mut counter, &**state.data())?;
+    if counter.0 > limit {
+        return Err(Error::TooLarge {
+            size: counter.0,
+            limit,
+        });
+    }
+    Ok(())
+}
+
+/// Counts what serde_json writes, without keeping it.
+struct ByteCounter(usize);
+
+impl std::io::Write for ByteCounter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 = self.0.saturating_add(buf.len());
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// `create`, retrying with a fresh ID while the store reports the ID taken.
@@ -302,7 +413,7 @@ async fn create(store: &dyn SessionStore, mut record: Record) -> Result<SessionI
                 record.id = SessionId::try_generate()?;
                 attempt += 1;
             }
-            Err(error) => return Err(error),
+            Err(error) => return Err(logged("create", error)),
         }
     }
 }
@@ -324,17 +435,18 @@ async fn save(
     let deadline = std::time::Instant::now() + shared.config.conflict_window();
     let mut rounds: u32 = 0;
     loop {
-        let record = Record::new(id.clone(), Arc::clone(&state.data), expires_at)
-            .with_version(state.version);
+        check_size(&shared.config, state)?;
+        let record = Record::new(id.clone(), Arc::clone(state.data()), expires_at)
+            .with_version(state.version());
         let error = match store.save(&record).await {
             Ok(()) => {
-                state.version = state.version.wrapping_add(1);
+                state.saved();
                 return Ok(());
             }
             Err(error) if error.kind() == ErrorKind::Conflict => error,
-            Err(error) => return Err(interrupted_if_gone(error)),
+            Err(error) => return Err(logged("save", interrupted_if_gone(error))),
         };
-        let Some(theirs) = store.load(id).await? else {
+        let Some(theirs) = store.load(id).await.map_err(|e| logged("load", e))? else {
             // Deleted meanwhile (a logout): never revive it.
             return Err(Error::Interrupted);
         };
@@ -346,30 +458,26 @@ async fn save(
                 "concurrent requests kept winning the versioned save of this session; \
                  this request's session changes are dropped (last writer wins)"
             );
-            state.data = theirs.data;
-            state.version = theirs.version;
+            state.yield_to(theirs);
             return Ok(());
         }
-        state.data = Arc::new(merge(&state.base, &state.data, &theirs.data));
-        state.base = theirs.data;
-        state.version = theirs.version;
+        state.merge_into(theirs);
         // The merged data may carry another request's custom expiry.
-        expires_at = expiry_of(shared, &state.data, now);
+        expires_at =
+            crate::expiry::expiry_date(state.custom_expiry(), now, shared.config.cookie_age());
     }
 }
 
-/// Replays the changes from `base` to `mine` onto `theirs`: keys this
-/// request removed are removed, keys it set or changed are set, everything
-/// else is the concurrent writer's.
-fn merge(base: &SessionData, mine: &SessionData, theirs: &SessionData) -> SessionData {
-    let mut merged = theirs.clone();
-    for key in base.keys().filter(|k| !mine.contains_key(*k)) {
-        merged.remove(key);
+/// Logs `error` if it is a store failure (not a race or a gone record,
+/// which are normal traffic) and hands it on.
+fn logged(operation: &'static str, error: Error) -> Error {
+    if !matches!(
+        error.kind(),
+        ErrorKind::Interrupted | ErrorKind::NotFound | ErrorKind::Conflict
+    ) {
+        error.log_store_failure(operation);
     }
-    for (key, value) in mine.iter().filter(|(k, v)| base.get(*k) != Some(*v)) {
-        merged.insert(key.clone(), value.clone());
-    }
-    merged
+    error
 }
 
 fn interrupted_if_gone(error: Error) -> Error {

@@ -148,12 +148,18 @@ impl Record {
     /// # Errors
     ///
     /// [`Error::Corrupt`] if `bytes` is not such a document (truncated, not
-    /// JSON, wrong shape, expiry out of range).
+    /// JSON, wrong shape, a negative version, an expiry outside the years 1
+    /// to 9999).
     pub fn decode(id: SessionId, bytes: &[u8]) -> Result<Self, Error> {
         let blob: Blob = serde_json::from_slice(bytes).map_err(Error::corrupt)?;
         let expires_at =
             OffsetDateTime::from_unix_timestamp_nanos(i128::from(blob.expires_at_ms) * 1_000_000)
                 .map_err(Error::corrupt)?;
+        if !(crate::expiry::MIN_EXPIRY..=crate::expiry::MAX_EXPIRY).contains(&expires_at) {
+            return Err(Error::corrupt(format!(
+                "the stored expiry {expires_at} is outside the years 1 to 9999"
+            )));
+        }
         Ok(Record {
             id,
             data: Arc::new(blob.data),
@@ -206,6 +212,9 @@ mod tests {
     #[case::wrong_shape(br#"[1,2,3]"#.as_slice())]
     #[case::data_not_a_map(br#"{"exp":1,"data":[1]}"#.as_slice())]
     #[case::expiry_out_of_range(br#"{"exp":9223372036854775807,"data":{}}"#.as_slice())]
+    #[case::expiry_in_year_10000(br#"{"exp":253402300800000,"data":{}}"#.as_slice())]
+    #[case::expiry_before_year_1(br#"{"exp":-62135596800001,"data":{}}"#.as_slice())]
+    #[case::negative_version(br#"{"exp":1,"ver":-1,"data":{}}"#.as_slice())]
     fn decode_rejects_corrupt_blobs(#[case] bytes: &[u8]) {
         let err = Record::decode(SessionId::generate(), bytes).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Corrupt);

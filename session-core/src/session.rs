@@ -10,10 +10,13 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use tokio::sync::{Mutex, MutexGuard};
 
+use std::collections::HashSet;
+use std::hash::BuildHasher;
+
 use crate::cookie::Incoming;
 use crate::expiry::{self, EXPIRY_KEY};
-use crate::lifecycle::Shared;
-use crate::{Error, Expiry, SessionData, SessionId};
+use crate::state::State;
+use crate::{Clock, Config, Error, Expiry, SessionData, SessionId, SessionStore};
 
 /// The data key holding the logged-in user's ID, as in Django.
 pub const AUTH_USER_ID_KEY: &str = "_auth_user_id";
@@ -67,76 +70,62 @@ pub struct Session {
 pub(crate) struct Inner {
     pub(crate) shared: Arc<Shared>,
     pub(crate) incoming: Incoming,
-    pub(crate) state: Mutex<State>,
+    state: Mutex<State>,
 }
 
-/// Everything the lifecycle needs to decide what to write at `finish`.
+/// What every session of one [`SessionManager`](crate::SessionManager)
+/// shares: the store, the settings, the clock, and which corrupt records
+/// were already reported.
+pub(crate) struct Shared {
+    pub(crate) store: Arc<dyn SessionStore>,
+    pub(crate) config: Config,
+    pub(crate) clock: Arc<dyn Clock>,
+    suspicious: SuspiciousRecords,
+}
+
+impl Shared {
+    pub(crate) fn new(store: Arc<dyn SessionStore>, config: Config, clock: Arc<dyn Clock>) -> Self {
+        Shared {
+            store,
+            config,
+            clock,
+            suspicious: SuspiciousRecords::default(),
+        }
+    }
+}
+
+/// The `tracing` target of the warning about a session record that cannot
+/// be decoded (Django's `django.security.SuspiciousSession` logger): route
+/// it to your security log. It carries a fingerprint of the record, never
+/// its ID.
+pub const SUSPICIOUS_SESSION_TARGET: &str = "session_core::suspicious_session";
+
+/// How many corrupt records are remembered for "warn once"; past it the
+/// memory starts over (a record may then be reported again).
+const SUSPICIOUS_MEMORY: usize = 4096;
+
+/// Fingerprints of the corrupt records already reported, so a visitor whose
+/// record cannot be decoded produces one warning, not one per request.
 #[derive(Default)]
-pub(crate) struct State {
-    /// The store has been asked (or there was nothing to ask for).
-    pub(crate) loaded: bool,
-    /// The session's ID: a loaded record's, one pending creation after a
-    /// rotation, or none (no record, unknown cookie, flushed).
-    pub(crate) key: Option<SessionId>,
-    /// The record behind `key` exists in the store.
-    pub(crate) in_store: bool,
-    /// A rotation is pending: this record is deleted once the new one
-    /// under `key` exists.
-    pub(crate) rotate_from: Option<SessionId>,
-    pub(crate) data: Arc<SessionData>,
-    /// The data as the store last had it, for merging after a lost
-    /// versioned save. Shares the map with `data` until the first change.
-    pub(crate) base: Arc<SessionData>,
-    pub(crate) version: u64,
-    pub(crate) accessed: bool,
-    pub(crate) modified: bool,
-    pub(crate) finished: bool,
+struct SuspiciousRecords {
+    keys: std::hash::RandomState,
+    seen: std::sync::Mutex<HashSet<u64>>,
 }
 
-impl State {
-    /// Django's `is_empty()`: no key and no data.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.key.is_none() && self.data.is_empty()
-    }
-
-    fn data_mut(&mut self) -> &mut SessionData {
-        Arc::make_mut(&mut self.data)
-    }
-
-    fn custom_expiry(&self) -> Expiry {
-        Expiry::from_stored(self.data.get(EXPIRY_KEY))
-    }
-
-    /// Drops everything; returns the records to delete.
-    fn reset(&mut self) -> Vec<SessionId> {
-        let mut doomed: Vec<SessionId> = self.rotate_from.take().into_iter().collect();
-        let key = self.key.take();
-        if self.in_store {
-            doomed.extend(key);
+impl SuspiciousRecords {
+    /// The record's fingerprint, and whether it is reported for the first
+    /// time. The fingerprint is keyed per process: it tells log lines about
+    /// one record apart without revealing the ID.
+    fn first_report(&self, id: &SessionId) -> (u64, bool) {
+        let fingerprint = self.keys.hash_one(id.as_str());
+        let mut seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if seen.len() >= SUSPICIOUS_MEMORY {
+            seen.clear();
         }
-        self.in_store = false;
-        self.data = Arc::default();
-        self.base = Arc::default();
-        self.version = 0;
-        self.modified = true;
-        doomed
-    }
-
-    /// Gives the session a new ID; the old record is deleted at `finish`,
-    /// after the new one exists.
-    fn rotate(&mut self) -> Result<(), Error> {
-        if self.key.is_none() {
-            return Ok(());
-        }
-        let new_key = SessionId::try_generate()?;
-        if let Some(old) = self.key.replace(new_key)
-            && self.in_store
-        {
-            self.rotate_from = Some(old);
-        }
-        self.in_store = false;
-        self.modified = true;
-        Ok(())
+        (fingerprint, seen.insert(fingerprint))
     }
 }
 
@@ -186,32 +175,41 @@ impl Session {
     ///
     /// Strict: an unknown, expired or corrupt record leaves the session
     /// without a key, so a write gets a fresh ID and the client's is never
-    /// adopted.
+    /// adopted. A corrupt record is reported once, on
+    /// [`SUSPICIOUS_SESSION_TARGET`], and left in the store for its expiry
+    /// or an explicit write: a read never deletes.
     pub(crate) async fn ensure_loaded(&self, state: &mut State) -> Result<(), Error> {
-        if state.loaded {
+        if state.is_loaded() {
             return Ok(());
         }
-        if let Some(id) = &self.inner.incoming.id {
-            let shared = &self.inner.shared;
-            match shared.store.load(id).await {
-                Ok(Some(record)) if !record.is_expired_at(shared.clock.now()) => {
-                    state.key = Some(record.id);
-                    state.in_store = true;
-                    state.version = record.version;
-                    state.base = Arc::clone(&record.data);
-                    state.data = record.data;
+        let shared = &self.inner.shared;
+        let Some(id) = &self.inner.incoming.id else {
+            state.loaded(None);
+            return Ok(());
+        };
+        match shared.store.load(id).await {
+            Ok(record) => {
+                let now = shared.clock.now();
+                state.loaded(record.filter(|r| !r.is_expired_at(now)));
+            }
+            Err(Error::Corrupt { source }) => {
+                let (record, first) = shared.suspicious.first_report(id);
+                if first {
+                    tracing::warn!(
+                        target: SUSPICIOUS_SESSION_TARGET,
+                        record = format_args!("{record:016x}"),
+                        cause = %source,
+                        "a session record cannot be decoded; the visitor gets an empty session \
+                         and the record is left for its expiry (reported once per record)"
+                    );
                 }
-                Ok(_) => {}
-                Err(Error::Corrupt { source }) => {
-                    tracing::warn!(error = %source, "discarding a corrupt session record; the visitor starts an empty session");
-                    if let Err(error) = shared.store.delete(id).await {
-                        tracing::warn!(%error, "could not delete a corrupt session record");
-                    }
-                }
-                Err(error) => return Err(error),
+                state.loaded(None);
+            }
+            Err(error) => {
+                error.log_store_failure("load");
+                return Err(error);
             }
         }
-        state.loaded = true;
         Ok(())
     }
 
@@ -219,7 +217,7 @@ impl Session {
     async fn access(&self) -> Result<MutexGuard<'_, State>, Error> {
         let mut state = self.lock().await;
         self.ensure_loaded(&mut state).await?;
-        state.accessed = true;
+        state.mark_accessed();
         Ok(state)
     }
 
@@ -235,7 +233,7 @@ impl Session {
     /// first access.
     pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
         let state = self.access().await?;
-        match state.data.get(key) {
+        match state.data().get(key) {
             Some(value) => Ok(Some(T::deserialize(value)?)),
             None => Ok(None),
         }
@@ -247,7 +245,7 @@ impl Session {
     ///
     /// A store error on first access.
     pub async fn get_value(&self, key: &str) -> Result<Option<Value>, Error> {
-        Ok(self.access().await?.data.get(key).cloned())
+        Ok(self.access().await?.data().get(key).cloned())
     }
 
     /// Sets `key` to `value`. Always marks the session modified, as
@@ -269,7 +267,6 @@ impl Session {
         let value = to_value(value)?;
         let mut state = self.access().await?;
         state.data_mut().insert(key, value);
-        state.modified = true;
         Ok(())
     }
 
@@ -282,10 +279,9 @@ impl Session {
     pub async fn remove(&self, key: &str) -> Result<Option<Value>, Error> {
         check_writable(key)?;
         let mut state = self.access().await?;
-        if !state.data.contains_key(key) {
+        if !state.data().contains_key(key) {
             return Ok(None);
         }
-        state.modified = true;
         Ok(state.data_mut().remove(key))
     }
 
@@ -299,12 +295,11 @@ impl Session {
     pub async fn pop<T: DeserializeOwned>(&self, key: &str, default: T) -> Result<T, Error> {
         check_writable(key)?;
         let mut state = self.access().await?;
-        let Some(value) = state.data.get(key) else {
+        let Some(value) = state.data().get(key) else {
             return Ok(default);
         };
         let typed = T::deserialize(value)?;
         state.data_mut().remove(key);
-        state.modified = true;
         Ok(typed)
     }
 
@@ -314,7 +309,7 @@ impl Session {
     ///
     /// A store error on first access.
     pub async fn contains(&self, key: &str) -> Result<bool, Error> {
-        Ok(self.access().await?.data.contains_key(key))
+        Ok(self.access().await?.data().contains_key(key))
     }
 
     /// Django's `setdefault(key, default)`: the value under `key`, after
@@ -331,11 +326,11 @@ impl Session {
     ) -> Result<T, Error> {
         check_writable(key)?;
         let mut state = self.access().await?;
-        if let Some(value) = state.data.get(key) {
+        if let Some(value) = state.data().get(key) {
             return Ok(T::deserialize(value)?);
         }
-        state.data_mut().insert(key.to_owned(), to_value(&default)?);
-        state.modified = true;
+        let value = to_value(&default)?;
+        state.data_mut().insert(key.to_owned(), value);
         Ok(default)
     }
 
@@ -362,7 +357,6 @@ impl Session {
             .collect::<Result<Vec<_>, Error>>()?;
         let mut state = self.access().await?;
         state.data_mut().extend(entries);
-        state.modified = true;
         Ok(())
     }
 
@@ -373,9 +367,7 @@ impl Session {
     ///
     /// A store error on first access.
     pub async fn clear(&self) -> Result<(), Error> {
-        let mut state = self.access().await?;
-        state.data = Arc::default();
-        state.modified = true;
+        self.access().await?.clear();
         Ok(())
     }
 
@@ -385,7 +377,7 @@ impl Session {
     ///
     /// A store error on first access.
     pub async fn data(&self) -> Result<Arc<SessionData>, Error> {
-        Ok(Arc::clone(&self.access().await?.data))
+        Ok(Arc::clone(self.access().await?.data()))
     }
 
     /// Every key, in order.
@@ -394,7 +386,7 @@ impl Session {
     ///
     /// A store error on first access.
     pub async fn keys(&self) -> Result<Vec<String>, Error> {
-        Ok(self.access().await?.data.keys().cloned().collect())
+        Ok(self.access().await?.data().keys().cloned().collect())
     }
 
     /// Every value, in key order.
@@ -403,7 +395,7 @@ impl Session {
     ///
     /// A store error on first access.
     pub async fn values(&self) -> Result<Vec<Value>, Error> {
-        Ok(self.access().await?.data.values().cloned().collect())
+        Ok(self.access().await?.data().values().cloned().collect())
     }
 
     /// Every pair, in key order.
@@ -414,7 +406,7 @@ impl Session {
     pub async fn items(&self) -> Result<Vec<(String, Value)>, Error> {
         let state = self.access().await?;
         Ok(state
-            .data
+            .data()
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect())
@@ -426,7 +418,7 @@ impl Session {
     ///
     /// A store error on first access.
     pub async fn len(&self) -> Result<usize, Error> {
-        Ok(self.access().await?.data.len())
+        Ok(self.access().await?.data().len())
     }
 
     /// Whether the session holds no key.
@@ -435,7 +427,7 @@ impl Session {
     ///
     /// A store error on first access.
     pub async fn is_empty(&self) -> Result<bool, Error> {
-        Ok(self.access().await?.data.is_empty())
+        Ok(self.access().await?.data().is_empty())
     }
 
     /// Marks the session modified, so it is saved at the end of the request.
@@ -444,7 +436,7 @@ impl Session {
     ///
     /// A store error on first access.
     pub async fn mark_modified(&self) -> Result<(), Error> {
-        self.access().await?.modified = true;
+        self.access().await?.mark_modified();
         Ok(())
     }
 
@@ -456,17 +448,17 @@ impl Session {
     ///
     /// A store error on first access.
     pub async fn id(&self) -> Result<Option<SessionId>, Error> {
-        Ok(self.access().await?.key.clone())
+        Ok(self.access().await?.key().cloned())
     }
 
     /// Whether a method has read the data during this request.
     pub async fn is_accessed(&self) -> bool {
-        self.lock().await.accessed
+        self.lock().await.is_accessed()
     }
 
     /// Whether the data changed during this request.
     pub async fn is_modified(&self) -> bool {
-        self.lock().await.modified
+        self.lock().await.is_modified()
     }
 
     /// Django's `set_expiry`. Stores the value under `_session_expiry`
@@ -475,18 +467,19 @@ impl Session {
     ///
     /// # Errors
     ///
-    /// A store error on first access.
+    /// [`Error::ExpiryOutOfRange`] for an expiry outside the years 1 to
+    /// 9999 counted from now (an overflowing [`Expiry::In`] or
+    /// [`Expiry::Seconds`] included); nothing changes then. A store error
+    /// on first access.
     pub async fn set_expiry(&self, expiry: Expiry) -> Result<(), Error> {
-        let now = self.now();
+        let stored = expiry.to_stored(self.now())?;
         let mut state = self.access().await?;
-        match expiry.to_stored(now) {
+        match stored {
             Some(value) => {
                 state.data_mut().insert(EXPIRY_KEY.to_owned(), value);
-                state.modified = true;
             }
-            None if state.data.contains_key(EXPIRY_KEY) => {
+            None if state.data().contains_key(EXPIRY_KEY) => {
                 state.data_mut().remove(EXPIRY_KEY);
-                state.modified = true;
             }
             None => {}
         }
@@ -552,27 +545,30 @@ impl Session {
     ///
     /// # Errors
     ///
-    /// A store error from the delete. The session is cleared anyway, so
-    /// the response still removes the cookie.
+    /// A store error from the delete. The session is cleared anyway, and
+    /// the delete is retried when the request finishes; if it fails again,
+    /// [`SessionManager::finish`](crate::SessionManager::finish) fails too,
+    /// so the response never removes the cookie while the record lives on
+    /// (a copied cookie would keep working after "logout"). Ignoring this
+    /// error cannot make a failed logout look successful.
     pub async fn flush(&self) -> Result<(), Error> {
         let mut state = self.lock().await;
         self.flush_locked(&mut state).await
     }
 
     async fn flush_locked(&self, state: &mut State) -> Result<(), Error> {
-        let doomed = if state.loaded {
-            state.reset()
-        } else {
+        let was_loaded = state.is_loaded();
+        let mut doomed = state.flush();
+        if !was_loaded {
             // Delete what the cookie named without reading it first; the
             // store ignores an unknown ID.
-            state.reset();
-            self.inner.incoming.id.iter().cloned().collect()
-        };
-        state.loaded = true;
-        state.accessed = true;
+            doomed.extend(self.inner.incoming.id.iter().cloned());
+        }
         let mut result = Ok(());
-        for id in &doomed {
-            if let Err(error) = self.inner.shared.store.delete(id).await {
+        for id in doomed {
+            if let Err(error) = self.inner.shared.store.delete(&id).await {
+                error.log_store_failure("delete (flush)");
+                state.defer_deletes([id]);
                 result = Err(error);
             }
         }
@@ -588,9 +584,7 @@ impl Session {
     /// A store error on first access; [`Error::Unavailable`] if the OS
     /// random source fails.
     pub async fn cycle_id(&self) -> Result<(), Error> {
-        let mut state = self.access().await?;
-        state.modified = true;
-        state.rotate()
+        self.access().await?.rotate()
     }
 
     /// Records a login, with Django's defence against session fixation: if
@@ -604,16 +598,12 @@ impl Session {
     /// A store error on first access or from the flush.
     pub async fn login(&self, user_id: &str, auth_hash: &str) -> Result<(), Error> {
         let mut state = self.access().await?;
-        let same_user = match state.data.get(AUTH_USER_ID_KEY) {
+        let same_user = match state.data().get(AUTH_USER_ID_KEY) {
             None => true,
             Some(current) => {
-                let stored_hash = state
-                    .data
-                    .get(AUTH_USER_HASH_KEY)
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
                 current.as_str() == Some(user_id)
-                    && (auth_hash.is_empty() || constant_time_eq(stored_hash, auth_hash))
+                    && (auth_hash.is_empty()
+                        || constant_time_eq(stored_hash(state.data()), auth_hash))
             }
         };
         if same_user {
@@ -624,8 +614,74 @@ impl Session {
         let data = state.data_mut();
         data.insert(AUTH_USER_ID_KEY.to_owned(), Value::from(user_id));
         data.insert(AUTH_USER_HASH_KEY.to_owned(), Value::from(auth_hash));
-        state.modified = true;
         Ok(())
+    }
+
+    /// Django's `update_session_auth_hash`: after the user changed their
+    /// password, keeps them logged in on this session under a new ID, with
+    /// the data kept and `new_hash` stored, so [`verify_auth_hash`] goes on
+    /// accepting this session while every other session of the user (which
+    /// holds the old hash) is flushed on its next check. Without a
+    /// logged-in user it only rotates the ID.
+    ///
+    /// (Calling [`login`](Session::login) with the new hash instead would
+    /// flush the session: the stored hash no longer matches.)
+    ///
+    /// [`verify_auth_hash`]: Session::verify_auth_hash
+    ///
+    /// # Errors
+    ///
+    /// A store error on first access; [`Error::Unavailable`] if the OS
+    /// random source fails.
+    pub async fn update_auth_hash(&self, new_hash: &str) -> Result<(), Error> {
+        let mut state = self.access().await?;
+        state.rotate()?;
+        if state.data().contains_key(AUTH_USER_ID_KEY) {
+            state
+                .data_mut()
+                .insert(AUTH_USER_HASH_KEY.to_owned(), Value::from(new_hash));
+        }
+        Ok(())
+    }
+
+    /// Django's per-request check in `get_user`: whether this session still
+    /// belongs to its logged-in user, given the user's `current` auth hash
+    /// (derived from their password, so a password change elsewhere
+    /// changes it). A session whose stored hash is missing, empty or
+    /// different is flushed ("log out everywhere after a password change")
+    /// and the answer is `false`; so is a session without a logged-in user
+    /// (which is left alone). The comparison takes the same time however
+    /// much of the hash matches.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), session_core::Error> {
+    /// use session_core::{MemoryStore, SessionManager};
+    ///
+    /// let sessions = SessionManager::new(MemoryStore::new());
+    /// let session = sessions.load(Vec::<&str>::new());
+    /// session.login("ada", "hash-1").await?;
+    /// assert!(session.verify_auth_hash("hash-1").await?);
+    /// assert!(!session.verify_auth_hash("hash-2").await?); // flushed
+    /// assert_eq!(session.auth_user_id().await?, None);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A store error on first access or from the flush (see
+    /// [`flush`](Session::flush)).
+    pub async fn verify_auth_hash(&self, current: &str) -> Result<bool, Error> {
+        let mut state = self.access().await?;
+        if !state.data().contains_key(AUTH_USER_ID_KEY) {
+            return Ok(false);
+        }
+        let stored = stored_hash(state.data());
+        if !stored.is_empty() && constant_time_eq(stored, current) {
+            return Ok(true);
+        }
+        self.flush_locked(&mut state).await?;
+        Ok(false)
     }
 
     /// Logs out: flushes the session (Django's `logout`).
@@ -637,19 +693,49 @@ impl Session {
         self.flush().await
     }
 
-    /// The logged-in user's ID, if any.
+    /// The logged-in user's ID (`_auth_user_id`), if any.
+    ///
+    /// # Errors
+    ///
+    /// A store error on first access.
+    pub async fn auth_user_id(&self) -> Result<Option<String>, Error> {
+        self.stored_str(AUTH_USER_ID_KEY).await
+    }
+
+    /// The logged-in user's auth hash (`_auth_user_hash`), if any.
+    ///
+    /// # Errors
+    ///
+    /// A store error on first access.
+    pub async fn auth_hash(&self) -> Result<Option<String>, Error> {
+        self.stored_str(AUTH_USER_HASH_KEY).await
+    }
+
+    /// The logged-in user's ID; the same as
+    /// [`auth_user_id`](Session::auth_user_id).
     ///
     /// # Errors
     ///
     /// A store error on first access.
     pub async fn user_id(&self) -> Result<Option<String>, Error> {
+        self.auth_user_id().await
+    }
+
+    async fn stored_str(&self, key: &str) -> Result<Option<String>, Error> {
         let state = self.access().await?;
         Ok(state
-            .data
-            .get(AUTH_USER_ID_KEY)
+            .data()
+            .get(key)
             .and_then(Value::as_str)
             .map(str::to_owned))
     }
+}
+
+/// The stored auth hash, or `""`.
+fn stored_hash(data: &SessionData) -> &str {
+    data.get(AUTH_USER_HASH_KEY)
+        .and_then(Value::as_str)
+        .unwrap_or("")
 }
 
 impl fmt::Debug for Session {

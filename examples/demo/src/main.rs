@@ -50,7 +50,9 @@ async fn run(command: Command) -> Result<(), String> {
         }
         Command::Serve(options) => {
             let store = stores::open(&options.store).await?;
-            let sessions = SessionManager::new(store).with_config(options.config.clone());
+            let sessions = SessionManager::new(store)
+                .with_config(options.config.clone())
+                .map_err(|e| e.to_string())?;
             let framework = match options.framework {
                 Framework::Rocket => "rocket",
                 Framework::Warp => "warp",

@@ -431,7 +431,9 @@ async fn handle(
 /// Starts a server for `spec` on a loopback port; returns its address.
 pub async fn start(spec: ServerSpec, flaw: Option<Flaw>) -> std::io::Result<SocketAddr> {
     let server = Arc::new(Server {
-        sessions: SessionManager::new(MemoryStore::new()).with_config(spec.config),
+        sessions: SessionManager::new(MemoryStore::new())
+            .with_config(spec.config)
+            .map_err(std::io::Error::other)?,
         flaw,
         handles: Mutex::new(HashMap::new()),
     });

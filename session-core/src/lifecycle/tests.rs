@@ -14,6 +14,8 @@ use crate::{
     Record, SameSite, Session, SessionData, SessionId, SessionManager, SessionStore,
 };
 
+mod failure;
+
 /// A `MemoryStore` that records every call and fails the operations it is
 /// told to.
 #[derive(Debug, Clone, Default)]
@@ -101,6 +103,7 @@ fn harness_with(config: Config) -> Harness {
     let store = Spy::with_clock(clock.clone());
     let sessions = SessionManager::new(store.clone())
         .with_config(config)
+        .unwrap()
         .with_clock(clock.clone());
     Harness {
         store,
@@ -1017,7 +1020,7 @@ impl SessionStore for Corrupting {
 }
 
 #[tokio::test]
-async fn corrupt_data_gives_an_empty_session() {
+async fn corrupt_data_gives_an_empty_session_and_is_never_deleted_on_a_read() {
     let store = Arc::new(Corrupting::default());
     let sessions = SessionManager::new(Arc::clone(&store));
     let id = SessionId::generate();
@@ -1028,7 +1031,11 @@ async fn corrupt_data_gives_an_empty_session() {
         None,
         "a corrupt record's ID is not adopted"
     );
-    assert_eq!(*store.deleted.lock().unwrap(), [id]);
+    assert_eq!(
+        *store.deleted.lock().unwrap(),
+        [],
+        "a read deleted the corrupt record"
+    );
     let outcome = sessions.finish(&session, 200).await.unwrap();
     assert!(is_removal(&outcome.set_cookie.unwrap()));
 }
@@ -1123,7 +1130,8 @@ impl SessionStore for AlwaysLosing {
 async fn past_the_conflict_window_the_other_writer_wins_without_an_error() {
     let store = Arc::new(AlwaysLosing::default());
     let sessions = SessionManager::new(Arc::clone(&store))
-        .with_config(Config::default().with_conflict_window(std::time::Duration::from_millis(30)));
+        .with_config(Config::default().with_conflict_window(std::time::Duration::from_millis(30)))
+        .unwrap();
     let session = sessions.load(None::<&str>);
     session.insert("a", 1).await.unwrap();
     let cookie = pair(
