@@ -55,7 +55,24 @@
 //! | expire at browser close | no |
 //! | save every request | no |
 //!
-//! See [`Config`] for each one.
+//! See [`Config`] for each one; [`Config::production`] is the starting point
+//! behind HTTPS, and [`SessionManager::with_config`] refuses settings that
+//! would silently break sessions ([`Config::validate`]).
+//!
+//! # When things fail
+//!
+//! | what fails | what the visitor gets |
+//! |---|---|
+//! | the store, on a request that uses the session | the error: 503 when unreachable ([`Error::http_status`]) |
+//! | the store, on a renewal only `save_every_request` asked for | the response, without a session cookie (logged) |
+//! | the delete of a logout, at the call and again at `finish` | an error response; never a deletion cookie over a live record |
+//! | the delete of the old record after a rotation | the new cookie (logged), unless the old record held a login |
+//! | a stored record that cannot be decoded | an empty session; one warning on [`SUSPICIOUS_SESSION_TARGET`]; the record is kept |
+//! | a session larger than [`Config::max_session_size`] | 413, nothing written |
+//! | an expiry no store can hold (past 9999, overflow) | [`Error::ExpiryOutOfRange`] from `set_expiry` |
+//!
+//! Every store failure is logged with its kind and cause chain
+//! ([`Error::report`]); no log line carries a session ID.
 //!
 //! # Modules
 //!
