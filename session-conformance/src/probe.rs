@@ -90,14 +90,24 @@ pub async fn respond(
     };
     let mut response = match route(session, method, path, &params).await {
         Ok(response) => response,
-        // A reserved key or a value the session refuses is the client's
-        // mistake here, not the app's.
-        Err(error) if matches!(error.kind(), ErrorKind::ReservedKey | ErrorKind::Value) => {
+        // A reserved key, a value or an expiry the session refuses is the
+        // client's mistake here, not the app's.
+        Err(error)
+            if matches!(
+                error.kind(),
+                ErrorKind::ReservedKey | ErrorKind::Value | ErrorKind::ExpiryOutOfRange
+            ) =>
+        {
             ProbeResponse::error(400, &error.to_string())
         }
         Err(error) => {
-            tracing::error!(%error, kind = ?error.kind(), "session error on a probe route");
-            ProbeResponse::error(error.http_status(), &error.to_string())
+            tracing::error!(
+                error = %error.report(),
+                kind = ?error.kind(),
+                "session error on a probe route"
+            );
+            // The details (hosts, paths) are for the log, not the client.
+            ProbeResponse::error(error.http_status(), error.public_message())
         }
     };
     if params.get("app_headers").is_some_and(|v| v == "1") {
@@ -345,6 +355,13 @@ mod tests {
         assert_eq!(
             call(&s, "POST", "/probe/set", "k=a&status=abc").await.0,
             400
+        );
+        assert_eq!(
+            call(&s, "POST", "/probe/expiry", "secs=9223372036854775807")
+                .await
+                .0,
+            400,
+            "an expiry no store can hold is the client's mistake"
         );
         assert_eq!(
             call(&s, "POST", "/probe/expiry", "at=yesterday").await.0,
