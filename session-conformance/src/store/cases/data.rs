@@ -336,7 +336,14 @@ async fn large_integers_survive(ctx: StoreCtx) -> CaseResult {
 }
 
 async fn floats_survive(ctx: StoreCtx) -> CaseResult {
-    let data = json!({"half": 0.5, "negative": -2.25, "tenth": 0.1, "big": 1.0e10, "pi": 3.25, "mixed": [1.5, -0.75]});
+    // The last ones are parsed 1 ULP off by a JSON parser that is not
+    // correctly rounded (serde_json without `float_roundtrip`).
+    let data = json!({
+        "half": 0.5, "negative": -2.25, "tenth": 0.1, "big": 1.0e10, "pi": 3.25,
+        "mixed": [1.5, -0.75],
+        "max": f64::MAX, "min_positive": f64::MIN_POSITIVE, "subnormal": 5e-324,
+        "hard": [6.063526067956301e-308, 1.0715660391465826e-75, -1.603964615428183e143]
+    });
     round_trip(&ctx, data, "floats").await
 }
 
