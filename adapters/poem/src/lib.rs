@@ -29,8 +29,16 @@
 //!   called through `get_response`, so an endpoint that returns an error
 //!   still has its session saved or deleted according to its status;
 //! - a store error in `finish` replaces the response with a short plain
-//!   answer: 400 when the session was deleted by a concurrent request, 503
-//!   when the store is unavailable, 500 otherwise, and a `tracing` error.
+//!   answer, [`Error::public_message`](session_core::Error::public_message),
+//!   that names no internals (503 when the store is unavailable, 400 when
+//!   the session was deleted by a concurrent request, 413 when it grew past
+//!   its limit, 500 otherwise); the `tracing` error beside it carries the
+//!   error's kind and its whole cause chain;
+//! - a `Set-Cookie` value that cannot be a header (a cookie name, path or
+//!   domain with a byte a header cannot carry, which `Config::validate`
+//!   should make impossible) is never dropped silently: the response goes
+//!   out without it and a `tracing` error says which settings to check. The
+//!   cookie's value is never logged.
 #![cfg_attr(
     not(test),
     deny(
@@ -46,9 +54,9 @@ use std::ops::Deref;
 
 use poem::error::ResponseError;
 use poem::http::header::{COOKIE, SET_COOKIE, VARY};
-use poem::http::{HeaderValue, StatusCode};
+use poem::http::{HeaderMap, HeaderValue, StatusCode};
 use poem::{Endpoint, FromRequest, Middleware, Request, RequestBody, Response};
-use session_core::SessionManager;
+use session_core::{Config, SessionManager};
 
 pub use session_core;
 
@@ -98,11 +106,8 @@ impl<E: Endpoint> Endpoint for SessionEndpoint<E> {
             .await
         {
             Ok(outcome) => {
-                if let Some(cookie) = outcome
-                    .set_cookie
-                    .and_then(|c| HeaderValue::try_from(c).ok())
-                {
-                    response.headers_mut().append(SET_COOKIE, cookie);
+                if let Some(cookie) = outcome.set_cookie {
+                    append_set_cookie(response.headers_mut(), cookie, self.sessions.config());
                 }
                 if outcome.vary_cookie {
                     response
@@ -113,6 +118,25 @@ impl<E: Endpoint> Endpoint for SessionEndpoint<E> {
             }
             Err(error) => Ok(SessionError(error).as_response()),
         }
+    }
+}
+
+/// Appends `cookie` as a `Set-Cookie` header, or logs an error when it
+/// cannot be a header value. The store has already been written by then, so
+/// the response still goes out; the browser keeps its previous cookie.
+fn append_set_cookie(headers: &mut HeaderMap, cookie: String, config: &Config) {
+    match HeaderValue::try_from(cookie) {
+        Ok(value) => {
+            headers.append(SET_COOKIE, value);
+        }
+        Err(_) => tracing::error!(
+            cookie_name = ?config.cookie_name(),
+            cookie_path = ?config.cookie_path(),
+            cookie_domain = ?config.cookie_domain(),
+            "the session cookie cannot be sent: its Set-Cookie value holds a byte an HTTP \
+             header cannot carry, so the response goes out without it; check the session \
+             cookie's name, path and domain settings"
+        ),
     }
 }
 
@@ -145,9 +169,11 @@ impl<'a> FromRequest<'a> for Session {
 }
 
 /// A session error as a Poem response: 400 when the session was deleted by
-/// a concurrent request, 503 when the store is unavailable, 500 otherwise,
-/// with a short plain message. Handlers return `Result<_, SessionError>` so
-/// `?` works on every session call.
+/// a concurrent request, 503 when the store is unavailable, 413 when the
+/// session grew past its limit, 500 otherwise, with a short plain message
+/// that names no internals (no host, no query); the error's kind and whole
+/// cause chain go to a `tracing` error. Handlers return
+/// `Result<_, SessionError>` so `?` works on every session call.
 #[derive(Debug)]
 pub struct SessionError(pub session_core::Error);
 
@@ -175,10 +201,134 @@ impl ResponseError for SessionError {
     }
 
     fn as_response(&self) -> Response {
-        tracing::error!(error = %self.0, kind = ?self.0.kind(), "session error");
+        let status = self.status();
+        tracing::error!(
+            kind = ?self.0.kind(),
+            status = status.as_u16(),
+            error = %self.0.report(),
+            "session error"
+        );
         Response::builder()
-            .status(self.status())
+            .status(status)
             .content_type("text/plain; charset=utf-8")
-            .body(self.0.to_string())
+            .body(self.0.public_message())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    const ID: &str = "abcdefghijklmnopqrstuvwxyz012345";
+
+    /// Runs `f` with a subscriber that records every event at every level;
+    /// returns what it wrote.
+    fn logged(f: impl FnOnce()) -> String {
+        #[derive(Clone)]
+        struct Buffer(Arc<Mutex<Vec<u8>>>);
+        impl io::Write for Buffer {
+            fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let buffer = Buffer(Arc::default());
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        let bytes = buffer.0.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    #[test]
+    fn a_cookie_that_cannot_be_a_header_is_logged_not_dropped_silently() {
+        let config = Config::default().with_cookie_domain(Some("exa\nmple.com".to_owned()));
+        let mut headers = HeaderMap::new();
+        let log = logged(|| {
+            append_set_cookie(
+                &mut headers,
+                format!("sessionid={ID}; Domain=exa\nmple.com; Path=/"),
+                &config,
+            );
+        });
+        assert!(headers.get(SET_COOKIE).is_none());
+        assert!(log.contains("ERROR"), "{log}");
+        assert!(
+            log.contains("check the session cookie's name, path and domain settings"),
+            "{log}"
+        );
+        assert!(
+            log.contains(r#"cookie_domain=Some("exa\nmple.com")"#),
+            "{log}"
+        );
+        assert!(!log.contains(ID), "the log holds the session ID: {log}");
+    }
+
+    #[test]
+    fn a_valid_cookie_is_appended_beside_the_apps_own() {
+        let mut headers = HeaderMap::new();
+        headers.append(SET_COOKIE, HeaderValue::from_static("theme=dark"));
+        let log = logged(|| {
+            append_set_cookie(
+                &mut headers,
+                format!("sessionid={ID}; Path=/"),
+                &Config::default(),
+            );
+        });
+        let values: Vec<_> = headers.get_all(SET_COOKIE).iter().collect();
+        assert_eq!(values.len(), 2, "{values:?}");
+        assert_eq!(values[1], format!("sessionid={ID}; Path=/").as_str());
+        assert!(log.is_empty(), "{log}");
+    }
+
+    #[test]
+    fn a_store_error_logs_its_kind_and_cause_chain_and_answers_without_them() {
+        /// A pool error that does not print its cause.
+        #[derive(Debug)]
+        struct PoolTimedOut(io::Error);
+        impl fmt::Display for PoolTimedOut {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("pool timed out after 5 s")
+            }
+        }
+        impl std::error::Error for PoolTimedOut {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let cause = PoolTimedOut(io::Error::new(
+            io::ErrorKind::ConnectionRefused,
+            "connection refused by db.internal:5432",
+        ));
+        let error = SessionError(session_core::Error::unavailable(cause));
+        let mut response = None;
+        let log = logged(|| response = Some(error.as_response()));
+        let response = response.unwrap();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(log.contains("kind=Unavailable"), "{log}");
+        assert!(log.contains("status=503"), "{log}");
+        assert!(
+            log.contains(
+                "session store unavailable: pool timed out after 5 s: \
+                 connection refused by db.internal:5432"
+            ),
+            "{log}"
+        );
+        let body = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(response.into_body().into_string())
+            .unwrap();
+        assert_eq!(body, "session store unavailable; try again later");
     }
 }

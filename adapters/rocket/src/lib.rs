@@ -30,7 +30,16 @@
 //!   changes made in a response fairing are lost;
 //! - a store error in `finish` turns the response into a short plain 400
 //!   (the session was deleted by a concurrent request), 503 (the store is
-//!   unavailable) or 500, with a `tracing` error;
+//!   unavailable), 413 (the session grew past its limit) or 500, whose body
+//!   ([`Error::public_message`](session_core::Error::public_message)) names
+//!   no internals, with a `tracing` error that carries the error's kind and
+//!   its whole cause chain;
+//! - a `Set-Cookie` value that cannot be a header (a cookie name, path or
+//!   domain with a byte a header cannot carry, which `Config::validate`
+//!   should make impossible) is never dropped silently, and never reaches
+//!   Rocket (which would fail the whole response and close the connection):
+//!   the response goes out without it and a `tracing` error says which
+//!   settings to check. The cookie's value is never logged;
 //! - the guard is a [`Sentinel`]: launching an app that uses it without
 //!   attaching [`SessionFairing`] fails with a message that says so.
 #![cfg_attr(
@@ -48,11 +57,12 @@ use std::io::Cursor;
 use std::ops::Deref;
 
 use rocket::fairing::{self, Fairing, Info, Kind};
+use rocket::http::hyper::HeaderValue;
 use rocket::http::{Header, Status};
 use rocket::request::{FromRequest, Outcome};
 use rocket::response::{self, Responder};
 use rocket::{Build, Ignite, Request, Response, Rocket, Sentinel};
-use session_core::SessionManager;
+use session_core::{Config, SessionManager};
 
 pub use session_core;
 
@@ -99,23 +109,34 @@ impl Fairing for SessionFairing {
         match self.manager.finish(&session, res.status().code).await {
             Ok(outcome) => {
                 if let Some(cookie) = outcome.set_cookie {
-                    res.adjoin_raw_header("Set-Cookie", cookie);
+                    adjoin_set_cookie(res, cookie, self.manager.config());
                 }
                 if outcome.vary_cookie {
                     res.adjoin_raw_header("Vary", "Cookie");
                 }
             }
-            Err(error) => {
-                let status = SessionError(error).status();
-                let body = status.reason().unwrap_or("session error");
-                tracing::error!(status = status.code, "the session could not be saved");
-                *res = Response::build()
-                    .status(status)
-                    .header(Header::new("Content-Type", "text/plain; charset=utf-8"))
-                    .sized_body(body.len(), Cursor::new(body))
-                    .finalize();
-            }
+            Err(error) => *res = SessionError(error).response(),
         }
+    }
+}
+
+/// Adjoins `cookie` as a `Set-Cookie` header, or logs an error when it
+/// cannot be a header value. Rocket does not check raw headers: one that
+/// hyper refuses fails the whole response and closes the connection. The
+/// store has already been written by then, so the response still goes out;
+/// the browser keeps its previous cookie.
+fn adjoin_set_cookie(res: &mut Response<'_>, cookie: String, config: &Config) {
+    if HeaderValue::try_from(cookie.as_str()).is_ok() {
+        res.adjoin_raw_header("Set-Cookie", cookie);
+    } else {
+        tracing::error!(
+            cookie_name = ?config.cookie_name(),
+            cookie_path = ?config.cookie_path(),
+            cookie_domain = ?config.cookie_domain(),
+            "the session cookie cannot be sent: its Set-Cookie value holds a byte an HTTP \
+             header cannot carry, so the response goes out without it; check the session \
+             cookie's name, path and domain settings"
+        );
     }
 }
 
@@ -168,8 +189,10 @@ impl Sentinel for Session {
 }
 
 /// A session error as a response: 400 when the session was deleted by a
-/// concurrent request, 503 when the store is unavailable, 500 otherwise,
-/// with a short plain message and a `tracing` error. Handlers return
+/// concurrent request, 503 when the store is unavailable, 413 when the
+/// session grew past its limit, 500 otherwise, with a short plain message
+/// that names no internals (no host, no query); the error's kind and whole
+/// cause chain go to a `tracing` error. Handlers return
 /// `Result<_, SessionError>` so `?` works on every session call.
 #[derive(Debug)]
 pub struct SessionError(pub session_core::Error);
@@ -177,6 +200,23 @@ pub struct SessionError(pub session_core::Error);
 impl SessionError {
     fn status(&self) -> Status {
         Status::from_code(self.0.http_status()).unwrap_or(Status::InternalServerError)
+    }
+
+    /// Logs the error and builds its short plain response.
+    fn response(&self) -> Response<'static> {
+        let status = self.status();
+        tracing::error!(
+            kind = ?self.0.kind(),
+            status = status.code,
+            error = %self.0.report(),
+            "session error"
+        );
+        let body = self.0.public_message();
+        Response::build()
+            .status(status)
+            .header(Header::new("Content-Type", "text/plain; charset=utf-8"))
+            .sized_body(body.len(), Cursor::new(body))
+            .finalize()
     }
 }
 
@@ -200,12 +240,126 @@ impl std::error::Error for SessionError {
 
 impl<'r> Responder<'r, 'static> for SessionError {
     fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
-        tracing::error!(error = %self.0, kind = ?self.0.kind(), "session error");
-        let body = self.0.to_string();
-        Response::build()
-            .status(self.status())
-            .header(Header::new("Content-Type", "text/plain; charset=utf-8"))
-            .sized_body(body.len(), Cursor::new(body))
-            .ok()
+        Ok(self.response())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    const ID: &str = "abcdefghijklmnopqrstuvwxyz012345";
+
+    /// Runs `f` with a subscriber that records every event at every level;
+    /// returns what it wrote.
+    fn logged(f: impl FnOnce()) -> String {
+        #[derive(Clone)]
+        struct Buffer(Arc<Mutex<Vec<u8>>>);
+        impl io::Write for Buffer {
+            fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let buffer = Buffer(Arc::default());
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        let bytes = buffer.0.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    #[test]
+    fn a_cookie_that_cannot_be_a_header_is_logged_not_dropped_silently() {
+        let config = Config::default().with_cookie_domain(Some("exa\nmple.com".to_owned()));
+        let mut response = Response::new();
+        let log = logged(|| {
+            adjoin_set_cookie(
+                &mut response,
+                format!("sessionid={ID}; Domain=exa\nmple.com; Path=/"),
+                &config,
+            );
+        });
+        assert_eq!(response.headers().get("Set-Cookie").count(), 0);
+        assert!(log.contains("ERROR"), "{log}");
+        assert!(
+            log.contains("check the session cookie's name, path and domain settings"),
+            "{log}"
+        );
+        assert!(
+            log.contains(r#"cookie_domain=Some("exa\nmple.com")"#),
+            "{log}"
+        );
+        assert!(!log.contains(ID), "the log holds the session ID: {log}");
+    }
+
+    #[test]
+    fn a_valid_cookie_is_adjoined_beside_the_apps_own() {
+        let mut response = Response::new();
+        response.adjoin_raw_header("Set-Cookie", "theme=dark");
+        let log = logged(|| {
+            adjoin_set_cookie(
+                &mut response,
+                format!("sessionid={ID}; Path=/"),
+                &Config::default(),
+            );
+        });
+        let values: Vec<_> = response.headers().get("Set-Cookie").collect();
+        assert_eq!(
+            values,
+            ["theme=dark", format!("sessionid={ID}; Path=/").as_str()]
+        );
+        assert!(log.is_empty(), "{log}");
+    }
+
+    #[test]
+    fn a_store_error_logs_its_kind_and_cause_chain_and_answers_without_them() {
+        /// A pool error that does not print its cause.
+        #[derive(Debug)]
+        struct PoolTimedOut(io::Error);
+        impl fmt::Display for PoolTimedOut {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("pool timed out after 5 s")
+            }
+        }
+        impl std::error::Error for PoolTimedOut {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let cause = PoolTimedOut(io::Error::new(
+            io::ErrorKind::ConnectionRefused,
+            "connection refused by db.internal:5432",
+        ));
+        let error = SessionError(session_core::Error::unavailable(cause));
+        let mut response = None;
+        let log = logged(|| response = Some(error.response()));
+        let mut response = response.unwrap();
+        assert_eq!(response.status(), Status::ServiceUnavailable);
+        assert!(log.contains("kind=Unavailable"), "{log}");
+        assert!(log.contains("status=503"), "{log}");
+        assert!(
+            log.contains(
+                "session store unavailable: pool timed out after 5 s: \
+                 connection refused by db.internal:5432"
+            ),
+            "{log}"
+        );
+        let body = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(response.body_mut().to_string())
+            .unwrap();
+        assert_eq!(body, "session store unavailable; try again later");
     }
 }

@@ -33,8 +33,18 @@
 //! them), so answer application errors with replies, as above:
 //! `Result<impl Reply, impl Reply>` is a reply, and [`SessionError`] is one
 //! (400 when the session was deleted by a concurrent request, 503 when the
-//! store is unavailable, 500 otherwise). Put `load()` after the path and
-//! method filters, so that `.or()` alternatives do not each load a session.
+//! store is unavailable, 413 when the session grew past its limit, 500
+//! otherwise). Put `load()` after the path and method filters, so that
+//! `.or()` alternatives do not each load a session.
+//!
+//! Errors are answered with a short plain body that names no internals
+//! ([`Error::public_message`](session_core::Error::public_message)); the
+//! `tracing` error beside it carries the error's kind and its whole cause
+//! chain. A `Set-Cookie` value that cannot be a header (a cookie name, path
+//! or domain with a byte a header cannot carry, which `Config::validate`
+//! should make impossible) is never dropped silently: the response goes out
+//! without it and a `tracing` error says which settings to check. The
+//! cookie's value is never logged.
 #![cfg_attr(
     not(test),
     deny(
@@ -50,7 +60,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
-use session_core::SessionManager;
+use session_core::{Config, SessionManager};
 use warp::http::header::{COOKIE, SET_COOKIE, VARY};
 use warp::http::{HeaderMap, HeaderValue, StatusCode};
 use warp::reply::Response;
@@ -114,11 +124,8 @@ pub async fn respond(
 ) -> Response {
     match manager.finish(session, response.status().as_u16()).await {
         Ok(outcome) => {
-            if let Some(cookie) = outcome
-                .set_cookie
-                .and_then(|c| HeaderValue::try_from(c).ok())
-            {
-                response.headers_mut().append(SET_COOKIE, cookie);
+            if let Some(cookie) = outcome.set_cookie {
+                append_set_cookie(response.headers_mut(), cookie, manager.config());
             }
             if outcome.vary_cookie {
                 response
@@ -131,9 +138,30 @@ pub async fn respond(
     }
 }
 
+/// Appends `cookie` as a `Set-Cookie` header, or logs an error when it
+/// cannot be a header value. The store has already been written by then, so
+/// the response still goes out; the browser keeps its previous cookie.
+fn append_set_cookie(headers: &mut HeaderMap, cookie: String, config: &Config) {
+    match HeaderValue::try_from(cookie) {
+        Ok(value) => {
+            headers.append(SET_COOKIE, value);
+        }
+        Err(_) => tracing::error!(
+            cookie_name = ?config.cookie_name(),
+            cookie_path = ?config.cookie_path(),
+            cookie_domain = ?config.cookie_domain(),
+            "the session cookie cannot be sent: its Set-Cookie value holds a byte an HTTP \
+             header cannot carry, so the response goes out without it; check the session \
+             cookie's name, path and domain settings"
+        ),
+    }
+}
+
 /// A session error as a reply: 400 when the session was deleted by a
-/// concurrent request, 503 when the store is unavailable, 500 otherwise,
-/// with a short plain message and a `tracing` error.
+/// concurrent request, 503 when the store is unavailable, 413 when the
+/// session grew past its limit, 500 otherwise, with a short plain message
+/// that names no internals (no host, no query); the error's kind and whole
+/// cause chain go to a `tracing` error.
 #[derive(Debug)]
 pub struct SessionError(pub session_core::Error);
 
@@ -157,9 +185,127 @@ impl std::error::Error for SessionError {
 
 impl Reply for SessionError {
     fn into_response(self) -> Response {
-        tracing::error!(error = %self.0, kind = ?self.0.kind(), "session error");
         let status =
             StatusCode::from_u16(self.0.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        warp::reply::with_status(self.0.to_string(), status).into_response()
+        tracing::error!(
+            kind = ?self.0.kind(),
+            status = status.as_u16(),
+            error = %self.0.report(),
+            "session error"
+        );
+        warp::reply::with_status(self.0.public_message(), status).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    const ID: &str = "abcdefghijklmnopqrstuvwxyz012345";
+
+    /// Runs `f` with a subscriber that records every event at every level;
+    /// returns what it wrote.
+    fn logged(f: impl FnOnce()) -> String {
+        #[derive(Clone)]
+        struct Buffer(Arc<Mutex<Vec<u8>>>);
+        impl io::Write for Buffer {
+            fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let buffer = Buffer(Arc::default());
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        let bytes = buffer.0.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    #[test]
+    fn a_cookie_that_cannot_be_a_header_is_logged_not_dropped_silently() {
+        let config = Config::default().with_cookie_domain(Some("exa\nmple.com".to_owned()));
+        let mut headers = HeaderMap::new();
+        let log = logged(|| {
+            append_set_cookie(
+                &mut headers,
+                format!("sessionid={ID}; Domain=exa\nmple.com; Path=/"),
+                &config,
+            );
+        });
+        assert!(headers.get(SET_COOKIE).is_none());
+        assert!(log.contains("ERROR"), "{log}");
+        assert!(
+            log.contains("check the session cookie's name, path and domain settings"),
+            "{log}"
+        );
+        assert!(
+            log.contains(r#"cookie_domain=Some("exa\nmple.com")"#),
+            "{log}"
+        );
+        assert!(!log.contains(ID), "the log holds the session ID: {log}");
+    }
+
+    #[test]
+    fn a_valid_cookie_is_appended_beside_the_apps_own() {
+        let mut headers = HeaderMap::new();
+        headers.append(SET_COOKIE, HeaderValue::from_static("theme=dark"));
+        let log = logged(|| {
+            append_set_cookie(
+                &mut headers,
+                format!("sessionid={ID}; Path=/"),
+                &Config::default(),
+            );
+        });
+        let values: Vec<_> = headers.get_all(SET_COOKIE).iter().collect();
+        assert_eq!(values.len(), 2, "{values:?}");
+        assert_eq!(values[1], format!("sessionid={ID}; Path=/").as_str());
+        assert!(log.is_empty(), "{log}");
+    }
+
+    #[test]
+    fn a_store_error_logs_its_kind_and_cause_chain_and_answers_without_them() {
+        /// A pool error that does not print its cause.
+        #[derive(Debug)]
+        struct PoolTimedOut(io::Error);
+        impl fmt::Display for PoolTimedOut {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("pool timed out after 5 s")
+            }
+        }
+        impl std::error::Error for PoolTimedOut {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let cause = PoolTimedOut(io::Error::new(
+            io::ErrorKind::ConnectionRefused,
+            "connection refused by db.internal:5432",
+        ));
+        let error = SessionError(session_core::Error::unavailable(cause));
+        let mut response = None;
+        let log = logged(|| response = Some(error.into_response()));
+        let response = response.unwrap();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(log.contains("kind=Unavailable"), "{log}");
+        assert!(log.contains("status=503"), "{log}");
+        assert!(
+            log.contains(
+                "session store unavailable: pool timed out after 5 s: \
+                 connection refused by db.internal:5432"
+            ),
+            "{log}"
+        );
+        // The body is checked over HTTP in tests/store_errors.rs.
     }
 }

@@ -2,6 +2,13 @@
 //! kit under `/probe`, the human page everywhere else. Each framework only
 //! turns its request into a call to [`dispatch`] and the [`Reply`] back into
 //! its response.
+//!
+//! Every framework reads at most [`MAX_BODY_BYTES`] of a request body: a
+//! `Content-Length` above it is answered [`body_too_large`] (413) before
+//! any of the body is read, and a body without one (chunked) is read up to
+//! one byte past the limit, then answered the same way. (Rocket itself
+//! waits for the first 14 bytes of every body before routing, to look for a
+//! `_method` form field.)
 
 use session_core::Session;
 
@@ -21,6 +28,50 @@ pub struct Reply {
     /// Headers the application sets itself (the probe's `app_headers=1`),
     /// appended before the session adapter adds its own.
     pub headers: Vec<(&'static str, &'static str)>,
+}
+
+/// The largest request body the demo reads, for every route and every
+/// framework: 64 KiB. The page's forms send a few dozen bytes and the probe
+/// routes take their parameters in the query string.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Whether a `Content-Length` header value announces a body above
+/// [`MAX_BODY_BYTES`]. A value that is not a number is left to the HTTP
+/// server (which refuses it) and to the streaming limit.
+pub fn declared_too_large(content_length: Option<&[u8]>) -> bool {
+    content_length
+        .and_then(|value| std::str::from_utf8(value).ok())
+        .and_then(|value| value.trim().parse::<u64>().ok())
+        .is_some_and(|length| length > MAX_BODY_BYTES as u64)
+}
+
+/// The answer to a body above [`MAX_BODY_BYTES`]: 413 with a short message,
+/// JSON under `/probe/` as every probe answer is, plain text elsewhere.
+pub fn body_too_large(path: &str) -> Reply {
+    const MESSAGE: &str = "request body too large: the limit is 65536 bytes (64 KiB)";
+    short(path, 413, MESSAGE)
+}
+
+/// The answer to a body that could not be read (the client stopped sending
+/// it, or sent a broken chunked encoding): 400.
+pub fn body_unreadable(path: &str) -> Reply {
+    short(path, 400, "the request body could not be read")
+}
+
+/// `message` has no character that JSON would escape.
+fn short(path: &str, status: u16, message: &'static str) -> Reply {
+    let (content_type, body) = if path.starts_with("/probe/") {
+        ("application/json", format!(r#"{{"error":"{message}"}}"#))
+    } else {
+        ("text/plain; charset=utf-8", message.to_owned())
+    };
+    Reply {
+        status,
+        content_type,
+        body,
+        location: None,
+        headers: Vec::new(),
+    }
 }
 
 /// Answers one request.
@@ -48,5 +99,35 @@ pub async fn dispatch(
         body: answer.body,
         location: answer.location,
         headers: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_length_is_checked_against_the_limit() {
+        assert!(!declared_too_large(None));
+        assert!(!declared_too_large(Some(b"0")));
+        assert!(!declared_too_large(Some(b"65536")));
+        assert!(declared_too_large(Some(b"65537")));
+        assert!(declared_too_large(Some(b"67108864")));
+        assert!(declared_too_large(Some(b"18446744073709551615")));
+        // Not a number: hyper refuses it before the app runs.
+        assert!(!declared_too_large(Some(b"lots")));
+    }
+
+    #[test]
+    fn the_413_is_json_under_probe_and_text_elsewhere() {
+        let probe = body_too_large("/probe/set");
+        assert_eq!(
+            (probe.status, probe.content_type),
+            (413, "application/json")
+        );
+        assert!(probe.body.contains("65536 bytes"), "{}", probe.body);
+        let page = body_too_large("/cart/add");
+        assert_eq!(page.status, 413);
+        assert!(page.content_type.starts_with("text/plain"));
     }
 }

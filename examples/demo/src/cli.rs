@@ -29,6 +29,12 @@ FLAGS:
     --browser-close                  sessions end when the browser closes
     --save-every-request             save (and renew the cookie) on every request
     -h, --help                       this text
+
+LIMITS:
+    Request bodies are limited to 64 KiB (65536 bytes) on every route and in
+    every framework: a larger body is answered 413 (a Content-Length above
+    the limit before any of the body is read; a chunked body as soon as it
+    passes the limit).
 ";
 
 /// The web framework to serve with.
@@ -274,6 +280,13 @@ mod tests {
             Command::ClearExpired(StoreChoice::File(Some("/tmp/s".into())))
         );
         assert!(parse(args("clear-expired")).is_err());
+    }
+
+    #[test]
+    fn the_usage_states_the_body_limit() {
+        assert_eq!(crate::app::MAX_BODY_BYTES, 65536);
+        assert!(USAGE.contains("64 KiB (65536 bytes)"), "{USAGE}");
+        assert!(USAGE.contains("413"), "{USAGE}");
     }
 
     #[test]

@@ -3,6 +3,10 @@
 //! `/probe`. The binary is `session-demo`; the library lets tests (the
 //! browser test, the adapters' conformance runs) start the very same app.
 //!
+//! Request bodies are limited to [`app::MAX_BODY_BYTES`] (64 KiB) on every
+//! route and in every framework: a larger one is answered 413 with a short
+//! message, without reading more than the limit (see [`app`]).
+//!
 //! ```no_run
 //! # async fn run() -> std::io::Result<()> {
 //! use session_core::{MemoryStore, SessionManager};

@@ -52,10 +52,18 @@ impl PageResponse {
         }
     }
 
-    /// A session error: its status and a short plain message.
+    /// A session error: its status and a short plain message that names no
+    /// internals (no host, no query); the error's kind and whole cause
+    /// chain go to a `tracing` error.
     pub fn error(error: &Error) -> Self {
-        tracing::error!(%error, kind = ?error.kind(), "session error on the demo page");
-        PageResponse::plain(error.http_status(), format!("session error: {error}"))
+        let status = error.http_status();
+        tracing::error!(
+            kind = ?error.kind(),
+            status,
+            error = %error.report(),
+            "session error on the demo page"
+        );
+        PageResponse::plain(status, error.public_message())
     }
 }
 

@@ -18,7 +18,7 @@ pub async fn poem(
     use poem::{EndpointExt, Request, Response, Server};
     use session_poem::{Session, SessionMiddleware};
 
-    let endpoint = make(|req: Request| async move {
+    let endpoint = make(|mut req: Request| async move {
         let Some(Session(session)) = req.extensions().get::<Session>().cloned() else {
             return Response::builder()
                 .status(StatusCode::INTERNAL_SERVER_ERROR)
@@ -27,8 +27,10 @@ pub async fn poem(
         let method = req.method().as_str().to_owned();
         let path = req.uri().path().to_owned();
         let query = req.uri().query().map(str::to_owned);
-        let body = req.into_body().into_bytes().await.unwrap_or_default();
-        let reply = app::dispatch(&session, &method, &path, query.as_deref(), &body).await;
+        let reply = match poem_body(&mut req, &path).await {
+            Ok(body) => app::dispatch(&session, &method, &path, query.as_deref(), &body).await,
+            Err(refused) => refused,
+        };
         let mut response = Response::builder()
             .status(StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
             .content_type(reply.content_type);
@@ -43,6 +45,58 @@ pub async fn poem(
     .with(SessionMiddleware::new(sessions));
     let acceptor = TcpAcceptor::from_tokio(listener)?;
     Server::new_with_acceptor(acceptor).run(endpoint).await
+}
+
+/// Reads at most [`app::MAX_BODY_BYTES`] of a Poem request's body.
+async fn poem_body(req: &mut poem::Request, path: &str) -> Result<Vec<u8>, Reply> {
+    use tokio::io::AsyncReadExt;
+
+    let length = req.headers().get(poem::http::header::CONTENT_LENGTH);
+    if app::declared_too_large(length.map(|value| value.as_bytes())) {
+        return Err(app::body_too_large(path));
+    }
+    let mut body = Vec::new();
+    req.take_body()
+        .into_async_read()
+        .take(app::MAX_BODY_BYTES as u64 + 1)
+        .read_to_end(&mut body)
+        .await
+        .map_err(|_| app::body_unreadable(path))?;
+    if body.len() > app::MAX_BODY_BYTES {
+        return Err(app::body_too_large(path));
+    }
+    Ok(body)
+}
+
+/// Reads at most [`app::MAX_BODY_BYTES`] of a Warp request's body, chunk by
+/// chunk, keeping no more than one byte past the limit.
+async fn warp_body<S, B>(length: Option<String>, stream: S, path: &str) -> Result<Vec<u8>, Reply>
+where
+    S: futures_util::Stream<Item = Result<B, warp::Error>>,
+    B: bytes::Buf,
+{
+    use futures_util::StreamExt;
+
+    if app::declared_too_large(length.as_deref().map(str::as_bytes)) {
+        return Err(app::body_too_large(path));
+    }
+    let mut stream = std::pin::pin!(stream);
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let mut chunk = chunk.map_err(|_| app::body_unreadable(path))?;
+        while chunk.has_remaining() {
+            let room = app::MAX_BODY_BYTES + 1 - body.len();
+            let bytes = chunk.chunk();
+            let taken = bytes.get(..room).unwrap_or(bytes);
+            body.extend_from_slice(taken);
+            let read = taken.len();
+            chunk.advance(read);
+            if body.len() > app::MAX_BODY_BYTES {
+                return Err(app::body_too_large(path));
+            }
+        }
+    }
+    Ok(body)
 }
 
 fn warp_response(reply: Reply) -> warp::reply::Response {
@@ -80,23 +134,30 @@ pub async fn warp(
     let routes = warp::method()
         .and(warp::path::full())
         .and(query)
-        .and(warp::body::bytes())
+        .and(warp::header::optional::<String>("content-length"))
+        .and(warp::body::stream())
         .and(sessions.load())
         .then(
             |method: warp::http::Method,
              path: warp::path::FullPath,
              query: String,
-             body: bytes::Bytes,
+             length: Option<String>,
+             body,
              session: Session| async move {
                 let query = (!query.is_empty()).then_some(query);
-                let reply = app::dispatch(
-                    &session,
-                    method.as_str(),
-                    path.as_str(),
-                    query.as_deref(),
-                    &body,
-                )
-                .await;
+                let reply = match warp_body(length, body, path.as_str()).await {
+                    Ok(body) => {
+                        app::dispatch(
+                            &session,
+                            method.as_str(),
+                            path.as_str(),
+                            query.as_deref(),
+                            &body,
+                        )
+                        .await
+                    }
+                    Err(refused) => refused,
+                };
                 (warp_response(reply), session)
             },
         )
@@ -144,6 +205,8 @@ mod rocket_routes {
         method: String,
         path: String,
         query: Option<String>,
+        /// Whether `Content-Length` announces a body above the limit.
+        too_large: bool,
     }
 
     #[rocket::async_trait]
@@ -155,6 +218,9 @@ mod rocket_routes {
                 method: req.method().as_str().to_owned(),
                 path: req.uri().path().as_str().to_owned(),
                 query: req.uri().query().map(|q| q.as_str().to_owned()),
+                too_large: app::declared_too_large(
+                    req.headers().get_one("Content-Length").map(str::as_bytes),
+                ),
             })
         }
     }
@@ -187,19 +253,27 @@ mod rocket_routes {
         )
     }
 
+    /// A GET never reads its body; one that announces too large a body is
+    /// still refused, as in the other frameworks.
     #[rocket::get("/<_..>")]
     pub(super) async fn get(session: Session, raw: Raw) -> RocketReply {
+        if raw.too_large {
+            return RocketReply(app::body_too_large(&raw.path));
+        }
         answer(session, raw, &[]).await
     }
 
+    /// Reads at most [`app::MAX_BODY_BYTES`] of the body (Rocket reads one
+    /// byte more to tell a body of exactly the limit from a longer one).
     #[rocket::post("/<_..>", data = "<data>")]
     pub(super) async fn post(session: Session, raw: Raw, data: Data<'_>) -> RocketReply {
-        let body = data
-            .open(1.mebibytes())
-            .into_bytes()
-            .await
-            .map(|b| b.into_inner())
-            .unwrap_or_default();
-        answer(session, raw, &body).await
+        if raw.too_large {
+            return RocketReply(app::body_too_large(&raw.path));
+        }
+        match data.open(app::MAX_BODY_BYTES.bytes()).into_bytes().await {
+            Ok(body) if body.is_complete() => answer(session, raw, &body.into_inner()).await,
+            Ok(_) => RocketReply(app::body_too_large(&raw.path)),
+            Err(_) => RocketReply(app::body_unreadable(&raw.path)),
+        }
     }
 }
