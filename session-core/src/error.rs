@@ -225,6 +225,19 @@ impl Error {
         out
     }
 
+    /// Logs this error as the cause of an error response, at `error`, with
+    /// its kind, status and whole cause chain. Adapters call it where they
+    /// turn the error into [`Error::http_status`] and
+    /// [`Error::public_message`].
+    pub fn log_response(&self) {
+        tracing::error!(
+            kind = ?self.kind(),
+            status = self.http_status(),
+            error = %self.report(),
+            "session error"
+        );
+    }
+
     /// Logs a failed store call at `warn`, on the `session_core::store`
     /// target, with its kind and whole cause chain, so the log says what to
     /// check. Store errors never carry a session ID.

@@ -232,6 +232,22 @@ impl SessionManager {
     }
 }
 
+/// Logs, at `error`, that an adapter could not turn
+/// [`Outcome::set_cookie`] into a header, naming the settings of `config`
+/// to check (never the cookie's value). [`Config::validate`] makes this
+/// impossible for the cookies core renders; adapters call it rather than
+/// drop the header silently.
+pub fn log_unsendable_cookie(config: &Config) {
+    tracing::error!(
+        cookie_name = ?config.cookie_name(),
+        cookie_path = ?config.cookie_path(),
+        cookie_domain = ?config.cookie_domain(),
+        "the session cookie cannot be sent: its Set-Cookie value holds a byte an HTTP \
+         header cannot carry, so the response goes out without it; check the session \
+         cookie's name, path and domain settings"
+    );
+}
+
 /// Carries `plan` out under the failure policy of [`SessionManager::finish`].
 async fn execute(
     shared: &Shared,

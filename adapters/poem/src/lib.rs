@@ -129,14 +129,7 @@ fn append_set_cookie(headers: &mut HeaderMap, cookie: String, config: &Config) {
         Ok(value) => {
             headers.append(SET_COOKIE, value);
         }
-        Err(_) => tracing::error!(
-            cookie_name = ?config.cookie_name(),
-            cookie_path = ?config.cookie_path(),
-            cookie_domain = ?config.cookie_domain(),
-            "the session cookie cannot be sent: its Set-Cookie value holds a byte an HTTP \
-             header cannot carry, so the response goes out without it; check the session \
-             cookie's name, path and domain settings"
-        ),
+        Err(_) => session_core::lifecycle::log_unsendable_cookie(config),
     }
 }
 
@@ -202,12 +195,7 @@ impl ResponseError for SessionError {
 
     fn as_response(&self) -> Response {
         let status = self.status();
-        tracing::error!(
-            kind = ?self.0.kind(),
-            status = status.as_u16(),
-            error = %self.0.report(),
-            "session error"
-        );
+        self.0.log_response();
         Response::builder()
             .status(status)
             .content_type("text/plain; charset=utf-8")

@@ -129,14 +129,7 @@ fn adjoin_set_cookie(res: &mut Response<'_>, cookie: String, config: &Config) {
     if HeaderValue::try_from(cookie.as_str()).is_ok() {
         res.adjoin_raw_header("Set-Cookie", cookie);
     } else {
-        tracing::error!(
-            cookie_name = ?config.cookie_name(),
-            cookie_path = ?config.cookie_path(),
-            cookie_domain = ?config.cookie_domain(),
-            "the session cookie cannot be sent: its Set-Cookie value holds a byte an HTTP \
-             header cannot carry, so the response goes out without it; check the session \
-             cookie's name, path and domain settings"
-        );
+        session_core::lifecycle::log_unsendable_cookie(config);
     }
 }
 
@@ -205,12 +198,7 @@ impl SessionError {
     /// Logs the error and builds its short plain response.
     fn response(&self) -> Response<'static> {
         let status = self.status();
-        tracing::error!(
-            kind = ?self.0.kind(),
-            status = status.code,
-            error = %self.0.report(),
-            "session error"
-        );
+        self.0.log_response();
         let body = self.0.public_message();
         Response::build()
             .status(status)

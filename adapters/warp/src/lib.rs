@@ -146,14 +146,7 @@ fn append_set_cookie(headers: &mut HeaderMap, cookie: String, config: &Config) {
         Ok(value) => {
             headers.append(SET_COOKIE, value);
         }
-        Err(_) => tracing::error!(
-            cookie_name = ?config.cookie_name(),
-            cookie_path = ?config.cookie_path(),
-            cookie_domain = ?config.cookie_domain(),
-            "the session cookie cannot be sent: its Set-Cookie value holds a byte an HTTP \
-             header cannot carry, so the response goes out without it; check the session \
-             cookie's name, path and domain settings"
-        ),
+        Err(_) => session_core::lifecycle::log_unsendable_cookie(config),
     }
 }
 
@@ -187,12 +180,7 @@ impl Reply for SessionError {
     fn into_response(self) -> Response {
         let status =
             StatusCode::from_u16(self.0.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        tracing::error!(
-            kind = ?self.0.kind(),
-            status = status.as_u16(),
-            error = %self.0.report(),
-            "session error"
-        );
+        self.0.log_response();
         warp::reply::with_status(self.0.public_message(), status).into_response()
     }
 }
