@@ -10,6 +10,8 @@ use std::time::Duration;
 use session_conformance::ServerSpec;
 use session_core::{MemoryStore, SessionManager, SessionStore};
 
+pub mod servers;
+
 /// Serves `framework` over `store` with the spec's settings on a loopback
 /// port; returns the address once it accepts connections.
 pub async fn start(
@@ -17,7 +19,9 @@ pub async fn start(
     store: Arc<dyn SessionStore>,
     spec: ServerSpec,
 ) -> std::io::Result<SocketAddr> {
-    let sessions = SessionManager::new(store).with_config(spec.config);
+    let sessions = SessionManager::new(store)
+        .with_config(spec.config)
+        .map_err(std::io::Error::other)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     match framework {
