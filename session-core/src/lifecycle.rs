@@ -291,16 +291,27 @@ async fn execute(
         Action::Write {
             write,
             expires_at,
+            custom,
             renewal,
-        } => match write_session(shared, state, write, expires_at, now).await {
-            Ok(id) => {
-                let max_age = plan::cookie_max_age(&shared.config, state.data(), now);
-                outcome.set_cookie =
-                    Some(cookie::render_session(&shared.config, &id, max_age, now));
+        } => {
+            let planned = Arc::clone(state.data());
+            match write_session(shared, state, write, expires_at, now).await {
+                Ok(id) => {
+                    // A merge replaced the data, whose custom expiry may
+                    // differ: the cookie follows what was stored.
+                    let custom = if Arc::ptr_eq(&planned, state.data()) {
+                        custom
+                    } else {
+                        state.custom_expiry()
+                    };
+                    let max_age = plan::cookie_max_age(&shared.config, custom, now);
+                    outcome.set_cookie =
+                        Some(cookie::render_session(&shared.config, &id, max_age, now));
+                }
+                Err(error) if renewal => renewal_failed(&error),
+                Err(error) => return Err(error),
             }
-            Err(error) if renewal => renewal_failed(&error),
-            Err(error) => return Err(error),
-        },
+        }
     }
     Ok(outcome)
 }

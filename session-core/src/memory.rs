@@ -138,12 +138,13 @@ impl State {
     }
 
     fn insert(&mut self, record: Record) {
+        let key = (record.expires_at, record.id.clone());
         // Callers remove a record before replacing it; keep the index exact
-        // even if one does not.
-        self.remove(&record.id);
-        self.by_expiry
-            .insert((record.expires_at, record.id.clone()));
-        self.records.insert(record.id.clone(), record);
+        // even if one does not, without a second lookup.
+        if let Some(old) = self.records.insert(record.id.clone(), record) {
+            self.by_expiry.remove(&(old.expires_at, old.id));
+        }
+        self.by_expiry.insert(key);
     }
 
     fn remove(&mut self, id: &SessionId) -> Option<Record> {
@@ -182,14 +183,13 @@ impl State {
         let mut removed = 0;
         while removed < limit {
             self.examine();
-            match self.by_expiry.first() {
-                Some((expires_at, _)) if *expires_at <= now => {}
-                _ => break,
+            if self.by_expiry.first().is_none_or(|(at, _)| *at > now) {
+                break;
             }
             if let Some((_, id)) = self.by_expiry.pop_first() {
                 self.records.remove(&id);
-                removed += 1;
             }
+            removed += 1;
         }
         removed
     }

@@ -5,9 +5,9 @@
 
 use time::OffsetDateTime;
 
-use crate::expiry::{self, EXPIRY_KEY};
+use crate::expiry;
 use crate::state::State;
-use crate::{Config, Expiry, SessionData, SessionId};
+use crate::{Config, Expiry, SessionId};
 
 /// The decision for one response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +40,10 @@ pub(crate) enum Action {
     Write {
         write: Write,
         expires_at: OffsetDateTime,
+        /// The custom expiry `expires_at` was computed from, kept so the
+        /// cookie's lifetime needs no second parse unless a merge replaces
+        /// the data.
+        custom: Expiry,
         /// Only `save_every_request` asked for this write: the handler
         /// changed nothing, so a failure must not break the response.
         renewal: bool,
@@ -100,7 +104,8 @@ pub(crate) fn plan(
     if renewal && !config.save_every_request() {
         return plan;
     }
-    let expires_at = expiry::expiry_date(state.custom_expiry(), now, config.cookie_age());
+    let custom = state.custom_expiry();
+    let expires_at = expiry::expiry_date(custom, now, config.cookie_age());
     if expires_at <= now {
         // Set to expire in the past: the session is over already.
         let current = state.key().filter(|_| state.in_store());
@@ -126,20 +131,16 @@ pub(crate) fn plan(
     plan.action = Action::Write {
         write,
         expires_at,
+        custom,
         renewal,
     };
     plan
 }
 
-/// The cookie's `Max-Age` for a session holding `data` saved at `now`:
-/// `None` for a browser-close session. Read from the data as finally
-/// stored, which a merge may have changed.
-pub(crate) fn cookie_max_age(
-    config: &Config,
-    data: &SessionData,
-    now: OffsetDateTime,
-) -> Option<i64> {
-    let custom = Expiry::from_stored(data.get(EXPIRY_KEY));
+/// The cookie's `Max-Age` for a session with the custom expiry `custom`
+/// saved at `now`: `None` for a browser-close session. The custom expiry is
+/// the one of the data as finally stored, which a merge may have changed.
+pub(crate) fn cookie_max_age(config: &Config, custom: Expiry, now: OffsetDateTime) -> Option<i64> {
     if expiry::expire_at_browser_close(custom, config.expire_at_browser_close()) {
         return None;
     }
@@ -153,6 +154,7 @@ pub(crate) fn cookie_max_age(
 mod tests {
     use super::*;
     use crate::Record;
+    use crate::expiry::EXPIRY_KEY;
     use serde_json::json;
     use time::Duration;
     use time::macros::datetime;
@@ -216,6 +218,7 @@ mod tests {
             Action::Write {
                 write: Write::Touch { id: id.clone() },
                 expires_at: NOW + every.cookie_age(),
+                custom: Expiry::Default,
                 renewal: true,
             }
         );
@@ -240,6 +243,7 @@ mod tests {
             Action::Write {
                 write: Write::Save { id },
                 expires_at: NOW + Config::default().cookie_age(),
+                custom: Expiry::Default,
                 renewal: false,
             }
         );
@@ -283,22 +287,22 @@ mod tests {
     fn the_cookie_lifetime_follows_the_data() {
         let config = Config::default();
         let data = |v: serde_json::Value| match v {
-            serde_json::Value::Object(map) => map,
+            serde_json::Value::Object(map) => Expiry::from_stored(map.get(EXPIRY_KEY)),
             _ => panic!("an object"),
         };
         assert_eq!(
-            cookie_max_age(&config, &data(json!({})), NOW),
+            cookie_max_age(&config, data(json!({})), NOW),
             Some(1_209_600)
         );
         assert_eq!(
-            cookie_max_age(&config, &data(json!({EXPIRY_KEY: 0})), NOW),
+            cookie_max_age(&config, data(json!({EXPIRY_KEY: 0})), NOW),
             None
         );
         assert_eq!(
-            cookie_max_age(&config, &data(json!({EXPIRY_KEY: 60})), NOW),
+            cookie_max_age(&config, data(json!({EXPIRY_KEY: 60})), NOW),
             Some(60)
         );
-        let huge = cookie_max_age(&config, &data(json!({EXPIRY_KEY: i64::MAX})), NOW).unwrap();
+        let huge = cookie_max_age(&config, data(json!({EXPIRY_KEY: i64::MAX})), NOW).unwrap();
         assert_eq!(huge, (expiry::MAX_EXPIRY - NOW).whole_seconds());
     }
 }
