@@ -66,42 +66,41 @@ async fn first<T>(a: impl Future<Output = T>, b: impl Future<Output = T>) -> T {
 /// `limit`, and never resolves otherwise (the pool's own connection
 /// attempt then decides).
 async fn refusal(at: Address, limit: Duration) -> PgError {
-    use std::io::ErrorKind::ConnectionRefused;
-    let outcome = match &at {
+    use std::io::ErrorKind::{ConnectionRefused, NotFound};
+    let connected = match &at {
         Address::Tcp { host, port } => timeout(
             limit,
             tokio::net::TcpStream::connect((host.as_str(), *port)),
         )
         .await
-        .map(|result| {
-            result
-                .map(drop)
-                .map_err(|e| (e.kind() == ConnectionRefused, e))
-        }),
-        // No socket file is as good as a refusal: nothing listens there.
+        .map(|result| result.map(drop)),
         #[cfg(unix)]
         Address::Socket(path) => timeout(limit, tokio::net::UnixStream::connect(path))
             .await
-            .map(|result| {
-                result.map(drop).map_err(|e| {
-                    (
-                        matches!(e.kind(), ConnectionRefused | std::io::ErrorKind::NotFound),
-                        e,
-                    )
-                })
-            }),
+            .map(|result| result.map(drop)),
         #[cfg(not(unix))]
         Address::Socket(_) => Ok(Ok(())),
     };
-    match outcome {
+    match connected {
         Err(_) => PgError::ConnectTimeout { at, after: limit },
-        Ok(Err((true, source))) => PgError::Refused { at, source },
+        // No socket file is as good as a refusal: nothing listens there.
+        Ok(Err(source))
+            if source.kind() == ConnectionRefused
+                || (source.kind() == NotFound && matches!(at, Address::Socket(_))) =>
+        {
+            PgError::Refused { at, source }
+        }
         // Connected, or failed otherwise: the pool's attempt reports it.
         Ok(_) => std::future::pending().await,
     }
 }
 
 impl PostgresStore {
+    /// Where the server is, for error messages and the refusal probe.
+    fn address(&self) -> Address {
+        Address::of(&self.pool.connect_options())
+    }
+
     /// Where, who and which table, for error messages.
     pub(crate) fn context(&self) -> Context<'_> {
         let connect = self.pool.connect_options();
@@ -124,7 +123,7 @@ impl PostgresStore {
 
     fn acquire_timed_out(&self) -> PgError {
         PgError::AcquireTimeout {
-            at: self.context().at,
+            at: self.address(),
             after: self.acquire_limit(),
             max: self.pool.options().get_max_connections(),
         }
@@ -171,7 +170,7 @@ impl PostgresStore {
         // process per call).
         if found_dead || self.pool.size() < self.pool.options().get_max_connections() {
             let probe =
-                async { Err(refusal(self.context().at, self.options.connect_timeout()).await) };
+                async { Err(refusal(self.address(), self.options.connect_timeout()).await) };
             first(checkout, probe).await
         } else {
             checkout.await
@@ -206,7 +205,7 @@ impl PostgresStore {
             Err(_) => {
                 conn.close_on_drop();
                 Err(PgError::StatementTimeout {
-                    at: self.context().at,
+                    at: self.address(),
                     table: self.qualified.to_string(),
                     after: self.options.statement_timeout(),
                 })

@@ -22,6 +22,8 @@ pub struct PostgresStore {
     pub(crate) table: Arc<str>,
     /// `"schema"."table"`, quoted.
     pub(crate) qualified: Arc<str>,
+    /// The operations' SQL on that table.
+    statements: Statements,
     pub(crate) batch: i64,
     pub(crate) options: PostgresOptions,
 }
@@ -55,6 +57,82 @@ fn identifier(name: &str) -> Result<Arc<str>, PgError> {
 
 fn qualified(schema: &str, table: &str) -> Arc<str> {
     format!("\"{schema}\".\"{table}\"").into()
+}
+
+/// A written expiry before year 1 (which the table's constraint refuses)
+/// is stored as the first instant of year 1: expired all the same.
+fn expiry(parameter: u8) -> String {
+    format!("GREATEST(${parameter}::timestamptz, '0001-01-01 00:00:00+00'::timestamptz)")
+}
+
+/// The SQL of each operation on one table, built with the table's name
+/// (not on every call). Every statement decides liveness the same way:
+/// `expires_at > now()` is live, `expires_at <= now()` expired.
+#[derive(Debug, Clone)]
+struct Statements {
+    /// Inserts, or replaces an expired row of the same ID.
+    create: Arc<str>,
+    /// Live rows, and rows whose expiry is not a finite instant (to report
+    /// them as corrupt rather than as missing). The expiry comes back as
+    /// microseconds since 1970, or NULL when it is infinite or outside
+    /// years 1 to 9999.
+    load: Arc<str>,
+    /// Writes a live row of the same version.
+    save: Arc<str>,
+    /// Whether a live row exists: why a `save` wrote nothing.
+    live: Arc<str>,
+    delete: Arc<str>,
+    touch: Arc<str>,
+    /// One batch of expired rows.
+    clear: Arc<str>,
+}
+
+impl Statements {
+    /// `t` is the quoted table name: its parts passed [`identifier`].
+    fn on(t: &str) -> Self {
+        Statements {
+            create: format!(
+                "INSERT INTO {t} AS s (id, data, expires_at, version) VALUES ($1, $2, {}, $4) \
+                 ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, \
+                 expires_at = EXCLUDED.expires_at, version = EXCLUDED.version \
+                 WHERE s.expires_at <= now()",
+                expiry(3)
+            )
+            .into(),
+            load: format!(
+                "SELECT data, version, \
+                 CASE WHEN expires_at >= '0001-01-01 00:00:00+00' \
+                 AND expires_at < '10000-01-01 00:00:00+00' \
+                 THEN (extract(epoch FROM expires_at) * 1000000)::int8 END AS expires_us \
+                 FROM {t} WHERE id = $1 AND (expires_at > now() OR NOT isfinite(expires_at))"
+            )
+            .into(),
+            save: format!(
+                "UPDATE {t} SET data = $2, expires_at = {}, version = version + 1 \
+                 WHERE id = $1 AND expires_at > now() AND version = $4",
+                expiry(3)
+            )
+            .into(),
+            live: format!("SELECT 1 FROM {t} WHERE id = $1 AND expires_at > now()").into(),
+            delete: format!("DELETE FROM {t} WHERE id = $1").into(),
+            touch: format!(
+                "UPDATE {t} SET expires_at = {} WHERE id = $1 AND expires_at > now()",
+                expiry(2)
+            )
+            .into(),
+            clear: format!(
+                "DELETE FROM {t} WHERE id IN \
+                 (SELECT id FROM {t} WHERE expires_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED)"
+            )
+            .into(),
+        }
+    }
+}
+
+/// `statement`, for sqlx.
+fn sql(statement: &Arc<str>) -> AssertSqlSafe<Arc<str>> {
+    // Safe: built by Statements::on from names that passed identifier().
+    AssertSqlSafe(Arc::clone(statement))
 }
 
 impl PostgresStore {
@@ -110,9 +188,11 @@ impl PostgresStore {
     }
 
     fn assemble(pool: PgPool, options: PostgresOptions) -> Self {
+        let qualified = qualified("public", "sessions");
         PostgresStore {
             pool,
-            qualified: qualified("public", "sessions"),
+            statements: Statements::on(&qualified),
+            qualified,
             schema: "public".into(),
             table: "sessions".into(),
             batch: 10_000,
@@ -129,6 +209,7 @@ impl PostgresStore {
         self.schema = identifier(schema)?;
         self.table = identifier(table)?;
         self.qualified = qualified(&self.schema, &self.table);
+        self.statements = Statements::on(&self.qualified);
         Ok(self)
     }
 
@@ -150,11 +231,6 @@ impl PostgresStore {
         &self.options
     }
 
-    pub(crate) fn sql(&self, template: &str) -> AssertSqlSafe<String> {
-        // Safe: the names passed identifier() and are quoted.
-        AssertSqlSafe(template.replace("{t}", &self.qualified))
-    }
-
     /// Removes expired rows, a batch per statement (each within the
     /// statement timeout); says how many and in how many statements.
     ///
@@ -162,10 +238,6 @@ impl PostgresStore {
     ///
     /// The database's; rows removed by earlier batches stay removed.
     pub async fn clear_expired_in_batches(&self) -> Result<Cleared, Error> {
-        let statement = self.sql(
-            "DELETE FROM {t} WHERE id IN \
-             (SELECT id FROM {t} WHERE expires_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED)",
-        );
         let mut cleared = Cleared {
             removed: 0,
             batches: 0,
@@ -174,7 +246,7 @@ impl PostgresStore {
         loop {
             let outcome = self
                 .deadline(
-                    sqlx::query(AssertSqlSafe(statement.0.clone()))
+                    sqlx::query(sql(&self.statements.clear))
                         .bind(self.batch)
                         .execute(&mut *conn),
                 )
@@ -259,27 +331,14 @@ fn encode(data: &SessionData) -> Result<String, Error> {
     Ok(serde_json::to_string(data)?)
 }
 
-/// A written expiry before year 1 (which the table's constraint refuses)
-/// is stored as the first instant of year 1: expired all the same.
-fn expiry(parameter: u8) -> String {
-    format!("GREATEST(${parameter}::timestamptz, '0001-01-01 00:00:00+00'::timestamptz)")
-}
-
 #[async_trait]
 impl SessionStore for PostgresStore {
     async fn create(&self, record: &Record) -> Result<(), Error> {
         let data = encode(&record.data)?;
         let mut conn = self.acquire().await?;
-        let statement = self.sql(&format!(
-            "INSERT INTO {{t}} AS s (id, data, expires_at, version) VALUES ($1, $2, {}, $4) \
-             ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, \
-             expires_at = EXCLUDED.expires_at, version = EXCLUDED.version \
-             WHERE s.expires_at <= now()",
-            expiry(3)
-        ));
         let outcome = self
             .deadline(
-                sqlx::query(statement)
+                sqlx::query(sql(&self.statements.create))
                     .bind(record.id.as_str())
                     .bind(data)
                     .bind(record.expires_at)
@@ -296,20 +355,9 @@ impl SessionStore for PostgresStore {
 
     async fn load(&self, id: &SessionId) -> Result<Option<Record>, Error> {
         let mut conn = self.acquire().await?;
-        // Live rows, and rows whose expiry is not a finite instant (to
-        // report them as corrupt rather than as missing). The expiry comes
-        // back as microseconds since 1970, or NULL when it is infinite or
-        // outside years 1 to 9999.
-        let statement = self.sql(
-            "SELECT data, version, \
-             CASE WHEN expires_at >= '0001-01-01 00:00:00+00' \
-             AND expires_at < '10000-01-01 00:00:00+00' \
-             THEN (extract(epoch FROM expires_at) * 1000000)::int8 END AS expires_us \
-             FROM {t} WHERE id = $1 AND (expires_at > now() OR NOT isfinite(expires_at))",
-        );
         let outcome = self
             .deadline(
-                sqlx::query(statement)
+                sqlx::query(sql(&self.statements.load))
                     .bind(id.as_str())
                     .fetch_optional(&mut *conn),
             )
@@ -323,17 +371,11 @@ impl SessionStore for PostgresStore {
     async fn save(&self, record: &Record) -> Result<(), Error> {
         let data = encode(&record.data)?;
         let mut conn = self.acquire().await?;
-        let statement = self.sql(&format!(
-            "UPDATE {{t}} SET data = $2, expires_at = {}, version = version + 1 \
-             WHERE id = $1 AND expires_at > now() AND version = $4",
-            expiry(3)
-        ));
-        let check = self.sql("SELECT 1 FROM {t} WHERE id = $1 AND expires_at > now()");
         // Both statements within one statement timeout: a call waits at
         // most the acquire timeout plus the statement timeout.
         let outcome = self
             .deadline(async {
-                let updated = sqlx::query(statement)
+                let updated = sqlx::query(sql(&self.statements.save))
                     .bind(record.id.as_str())
                     .bind(data)
                     .bind(record.expires_at)
@@ -345,7 +387,7 @@ impl SessionStore for PostgresStore {
                     return Ok(None);
                 }
                 // Nothing written: gone (never revived), or another version.
-                sqlx::query(check)
+                sqlx::query(sql(&self.statements.live))
                     .bind(record.id.as_str())
                     .fetch_optional(&mut *conn)
                     .await
@@ -363,7 +405,7 @@ impl SessionStore for PostgresStore {
         let mut conn = self.acquire().await?;
         let outcome = self
             .deadline(
-                sqlx::query(self.sql("DELETE FROM {t} WHERE id = $1"))
+                sqlx::query(sql(&self.statements.delete))
                     .bind(id.as_str())
                     .execute(&mut *conn),
             )
@@ -374,13 +416,9 @@ impl SessionStore for PostgresStore {
 
     async fn touch(&self, id: &SessionId, expires_at: OffsetDateTime) -> Result<(), Error> {
         let mut conn = self.acquire().await?;
-        let statement = self.sql(&format!(
-            "UPDATE {{t}} SET expires_at = {} WHERE id = $1 AND expires_at > now()",
-            expiry(2)
-        ));
         let outcome = self
             .deadline(
-                sqlx::query(statement)
+                sqlx::query(sql(&self.statements.touch))
                     .bind(id.as_str())
                     .bind(expires_at)
                     .execute(&mut *conn),

@@ -1,25 +1,17 @@
 //! `clear_expired` on a big table: exactly the expired rows go, in batches.
 
+mod common;
+
+use common::{connect, drop_schema, fresh_schema};
 use session_core::SessionStore;
 use session_store_postgres::{Cleared, PostgresStore};
 use sqlx::AssertSqlSafe;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clears_100_000_expired_rows_in_batches_and_keeps_1_000_live_ones() {
-    let url = std::env::var("SESSION_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-    let store = PostgresStore::connect(&url).await.unwrap_or_else(|e| {
-        panic!(
-            "PostgreSQL at {url} is unreachable ({e}); start it \
-             (`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`) \
-             or set SESSION_TEST_POSTGRES_URL"
-        )
-    });
-    let schema = format!(
-        "clear_{}",
-        &session_core::SessionId::generate().as_str()[..12]
-    );
-    let store = store
+    let schema = fresh_schema("clear");
+    let store = connect()
+        .await
         .with_table(&schema, "sessions")
         .unwrap()
         .with_clear_batch(10_000);
@@ -71,10 +63,7 @@ async fn clears_100_000_expired_rows_in_batches_and_keeps_1_000_live_ones() {
         .unwrap();
     assert_eq!((left, all), (1_000, 1_000), "exactly the live rows remain");
     assert_eq!(store.clear_expired().await.unwrap(), 0);
-    sqlx::query(AssertSqlSafe(format!("DROP SCHEMA \"{schema}\" CASCADE")))
-        .execute(store.pool())
-        .await
-        .unwrap();
+    drop_schema(store.pool(), &schema).await;
 }
 
 #[tokio::test]

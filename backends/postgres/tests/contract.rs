@@ -4,44 +4,20 @@
 //! characters, U+0000 included, and deep values are the kit's ST-RT cases,
 //! run by `tests/conformance.rs`.)
 
+mod common;
+
+use common::{connect, drop_schema, exec, fresh_schema, url};
 use session_core::time::{Duration, OffsetDateTime};
 use session_core::{ErrorKind, Record, SessionData, SessionId, SessionStore};
 use session_store_postgres::PostgresStore;
 use sqlx::AssertSqlSafe;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-fn url() -> String {
-    std::env::var("SESSION_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
-
-async fn connect() -> PostgresStore {
-    let url = url();
-    PostgresStore::connect(&url).await.unwrap_or_else(|e| {
-        panic!(
-            "PostgreSQL at {url} is unreachable ({e}); start it \
-             (`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`) \
-             or set SESSION_TEST_POSTGRES_URL"
-        )
-    })
-}
-
-fn fresh_schema(name: &str) -> String {
-    format!("{name}_{}", &SessionId::generate().as_str()[..12])
-}
-
 async fn store(name: &str) -> (PostgresStore, String) {
     let schema = fresh_schema(name);
     let store = connect().await.with_table(&schema, "sessions").unwrap();
     store.migrate().await.unwrap();
     (store, schema)
-}
-
-async fn drop_schema(store: &PostgresStore, schema: &str) {
-    sqlx::query(AssertSqlSafe(format!("DROP SCHEMA \"{schema}\" CASCADE")))
-        .execute(store.pool())
-        .await
-        .unwrap();
 }
 
 /// 2001-01-01 00:00 UTC: in the past, so a statement that asked the real
@@ -65,20 +41,19 @@ impl Clocked {
     async fn new() -> Self {
         let schema = fresh_schema("clock");
         let setup = connect().await;
-        for statement in [
-            format!("CREATE SCHEMA \"{schema}\""),
-            format!("CREATE TABLE \"{schema}\".clock (at timestamptz NOT NULL)"),
-            format!("INSERT INTO \"{schema}\".clock VALUES ('epoch')"),
-            format!(
-                "CREATE FUNCTION \"{schema}\".now() RETURNS timestamptz \
-                 LANGUAGE sql STABLE AS 'SELECT at FROM \"{schema}\".clock'"
-            ),
-        ] {
-            sqlx::query(AssertSqlSafe(statement))
-                .execute(setup.pool())
-                .await
-                .unwrap();
-        }
+        exec(
+            setup.pool(),
+            &[
+                format!("CREATE SCHEMA \"{schema}\""),
+                format!("CREATE TABLE \"{schema}\".clock (at timestamptz NOT NULL)"),
+                format!("INSERT INTO \"{schema}\".clock VALUES ('epoch')"),
+                format!(
+                    "CREATE FUNCTION \"{schema}\".now() RETURNS timestamptz \
+                     LANGUAGE sql STABLE AS 'SELECT at FROM \"{schema}\".clock'"
+                ),
+            ],
+        )
+        .await;
         let options: PgConnectOptions = url().parse().unwrap();
         let pool = PgPoolOptions::new()
             .max_connections(2)
@@ -194,8 +169,7 @@ async fn every_statement_agrees_on_expiry_at_the_exact_instant() {
         store.load(&taken).await.unwrap().is_some(),
         "the re-created record"
     );
-    let schema = clocked.schema.clone();
-    drop_schema(store, &schema).await;
+    drop_schema(store.pool(), &clocked.schema).await;
 }
 
 #[tokio::test]
@@ -239,5 +213,5 @@ async fn a_record_is_live_until_expires_at_then_gone_for_every_operation() {
     assert_eq!(err.kind(), ErrorKind::NotFound, "touch after expiry");
     assert_eq!(store.clear_expired().await.unwrap(), 3, "after the expiry");
     assert!(store.load(&live).await.unwrap().is_some());
-    drop_schema(&store, &schema).await;
+    drop_schema(store.pool(), &schema).await;
 }

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{admin, chain, connect, drop_schema, exec, fresh_schema};
+use common::{admin, connect, drop_schema, exec, fresh_schema, load_in_task};
 use session_core::time::{Duration, OffsetDateTime};
 use session_core::{Error, ErrorKind, Record, SessionData, SessionId, SessionStore};
 use session_store_postgres::PostgresStore;
@@ -157,25 +157,13 @@ async fn row_text(store: &PostgresStore, schema: &str, id: &SessionId) -> Option
     .unwrap()
 }
 
-/// Runs `load` in a task of its own, so that a panic is reported as an
-/// error (and the test still drops its schema).
-async fn load_in_task(store: &PostgresStore, id: &SessionId) -> Result<Option<Record>, String> {
-    let (store, id) = (store.clone(), id.clone());
-    match tokio::spawn(async move { store.load(&id).await }).await {
-        Ok(Ok(record)) => Ok(record),
-        Ok(Err(e)) => Err(format!("{:?}: {}", e.kind(), chain(&e))),
-        Err(join) => Err(format!("load panicked: {join}")),
-    }
-}
-
 #[tokio::test]
 async fn every_undecodable_row_is_corrupt_from_load_and_left_in_place() {
     let (store, schema, rows) = planted("corrupt_load").await;
     let mut wrong = Vec::new();
     for (bad, id) in &rows {
         let before = row_text(&store, &schema, id).await;
-        let (store2, id2) = (store.clone(), id.clone());
-        let outcome = tokio::spawn(async move { store2.load(&id2).await }).await;
+        let outcome = load_in_task(&store, id).await;
         let after = row_text(&store, &schema, id).await;
         match outcome {
             Err(join) if join.is_panic() => wrong.push(format!("{}: load panicked", bad.what)),
@@ -189,7 +177,7 @@ async fn every_undecodable_row_is_corrupt_from_load_and_left_in_place() {
                 "{}: load returned {:?} ({}), not Error::Corrupt",
                 bad.what,
                 e.kind(),
-                chain(&e)
+                e.report()
             )),
             Ok(Err(_)) => {}
         }
@@ -216,8 +204,9 @@ async fn corrupt_messages_say_what_is_wrong_with_the_row() {
     let mut seen = Vec::new();
     for (bad, id) in &rows {
         let message = match load_in_task(&store, id).await {
-            Err(message) => message,
-            Ok(record) => format!("Ok({})", record.is_some()),
+            Ok(Err(e)) => format!("{:?}: {}", e.kind(), e.report()),
+            Ok(Ok(record)) => format!("Ok({})", record.is_some()),
+            Err(join) => format!("load panicked: {join}"),
         };
         seen.push((bad.what, message));
     }
@@ -252,7 +241,7 @@ async fn no_other_operation_panics_on_an_undecodable_row() {
                 .push(format!(
                     "{what}: {op} failed: {:?}: {}",
                     e.kind(),
-                    chain(&e)
+                    e.report()
                 )),
             Ok(_) => {}
         }

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{START_HINT, Silent, chain, free_port, url};
+use common::{START_HINT, Silent, connect_with, free_port, lock_sessions, url};
 use session_core::ErrorKind;
 use session_store_postgres::{PostgresOptions, PostgresStore};
 use sqlx::postgres::PgConnectOptions;
@@ -109,7 +109,7 @@ async fn each_connection_mistake_says_what_to_check_and_never_the_password() {
         match PostgresStore::connect_with(&case.url, options.clone()).await {
             Ok(_) => wrong.push(format!("{}: connected", case.what)),
             Err(e) => {
-                let message = chain(&e);
+                let message = e.report();
                 let debug = format!("{e:?}");
                 if e.kind() != case.kind {
                     wrong.push(format!(
@@ -155,26 +155,19 @@ async fn each_connection_mistake_says_what_to_check_and_never_the_password() {
 async fn a_statement_timeout_names_the_table_and_the_timeout() {
     let schema = common::fresh_schema("msg_timeout");
     let options = PostgresOptions::default().with_statement_timeout(Duration::from_millis(400));
-    let store = PostgresStore::connect_with(&url(), options)
+    let store = connect_with(options)
         .await
-        .unwrap_or_else(|e| panic!("{}; {START_HINT}", chain(&e)))
         .with_table(&schema, "sessions")
         .unwrap();
     store.migrate().await.unwrap();
     let admin = common::admin().await;
-    let mut lock = admin.begin().await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "LOCK TABLE \"{schema}\".sessions IN ACCESS EXCLUSIVE MODE"
-    )))
-    .execute(&mut *lock)
-    .await
-    .unwrap();
+    let lock = lock_sessions(&admin, &schema).await;
     let error = session_core::SessionStore::load(&store, &session_core::SessionId::generate())
         .await
         .unwrap_err();
     lock.rollback().await.unwrap();
     common::drop_schema(&admin, &schema).await;
-    let message = chain(&error);
+    let message = error.report();
     assert_eq!(error.kind(), ErrorKind::Unavailable, "{message}");
     for needle in [schema.as_str(), "sessions", "statement", "timeout", "lock"] {
         assert!(message.contains(needle), "lacks {needle:?}: {message}");

@@ -1,24 +1,13 @@
 //! `migrate()` on every start, by every replica at once.
 
-use session_store_postgres::PostgresStore;
-use sqlx::AssertSqlSafe;
+mod common;
+
+use common::{connect, drop_schema, exec, fresh_schema};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_is_safe_to_run_again_and_concurrently() {
-    let url = std::env::var("SESSION_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-    let store = PostgresStore::connect(&url).await.unwrap_or_else(|e| {
-        panic!(
-            "PostgreSQL at {url} is unreachable ({e}); start it \
-             (`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`) \
-             or set SESSION_TEST_POSTGRES_URL"
-        )
-    });
-    let schema = format!(
-        "migrate_{}",
-        &session_core::SessionId::generate().as_str()[..12]
-    );
-    let store = store.with_table(&schema, "sessions").unwrap();
+    let schema = fresh_schema("migrate");
+    let store = connect().await.with_table(&schema, "sessions").unwrap();
     // Eight replicas starting at once, then a restart.
     let replicas: Vec<_> = (0..8)
         .map(|_| {
@@ -33,10 +22,7 @@ async fn migrate_is_safe_to_run_again_and_concurrently() {
         }
     }
     let again = store.migrate().await;
-    sqlx::query(AssertSqlSafe(format!("DROP SCHEMA \"{schema}\" CASCADE")))
-        .execute(store.pool())
-        .await
-        .unwrap();
+    drop_schema(store.pool(), &schema).await;
     assert_eq!(
         failures,
         Vec::<String>::new(),
@@ -52,44 +38,36 @@ async fn migrate_upgrades_a_jsonb_data_column_and_keeps_the_records() {
     use session_core::time::{Duration, OffsetDateTime};
     use session_core::{Record, SessionData, SessionId, SessionStore};
 
-    let url = std::env::var("SESSION_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-    let store = PostgresStore::connect(&url)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL at {url} is unreachable ({e})"));
-    let schema = format!("upgrade_{}", &SessionId::generate().as_str()[..12]);
-    let store = store.with_table(&schema, "sessions").unwrap();
+    let schema = fresh_schema("upgrade");
+    let store = connect().await.with_table(&schema, "sessions").unwrap();
     let old = SessionId::generate();
     // The shape and a row exactly as the jsonb version wrote them.
-    for statement in [
-        format!("CREATE SCHEMA \"{schema}\""),
-        format!(
-            "CREATE TABLE \"{schema}\".\"sessions\" (id text PRIMARY KEY, data jsonb NOT NULL, \
+    exec(
+        store.pool(),
+        &[
+            format!("CREATE SCHEMA \"{schema}\""),
+            format!(
+                "CREATE TABLE \"{schema}\".\"sessions\" (id text PRIMARY KEY, data jsonb NOT NULL, \
              expires_at timestamptz NOT NULL, version bigint NOT NULL DEFAULT 0)"
-        ),
-        format!("CREATE INDEX \"sessions_expires_at\" ON \"{schema}\".\"sessions\" (expires_at)"),
-        format!(
-            "INSERT INTO \"{schema}\".\"sessions\" VALUES ('{old}', \
+            ),
+            format!(
+                "CREATE INDEX \"sessions_expires_at\" ON \"{schema}\".\"sessions\" (expires_at)"
+            ),
+            format!(
+                "INSERT INTO \"{schema}\".\"sessions\" VALUES ('{old}', \
              '{{\"cart\": [\"apple\", {{\"qty\": 2}}], \"price\": 1.5, \
              \"big\": 18446744073709551615, \"ctl\": \"a\\u0001b\\u007f\", \"é\": null}}'::jsonb, \
              now() + interval '1 hour', 3)"
-        ),
-    ] {
-        sqlx::query(AssertSqlSafe(statement))
-            .execute(store.pool())
-            .await
-            .unwrap();
-    }
+            ),
+        ],
+    )
+    .await;
 
     // Not migrated yet: the table's shape is wrong, not the session. On
     // its own pool: a connection that ran the load keeps its prepared
     // statement, whose result type the conversion changes (PostgreSQL
     // then refuses it: "cached plan must not change result type").
-    let early = PostgresStore::connect(&url)
-        .await
-        .unwrap()
-        .with_table(&schema, "sessions")
-        .unwrap();
+    let early = connect().await.with_table(&schema, "sessions").unwrap();
     let stale = early.load(&old).await.map(|_| ()).unwrap_err().kind();
     early.pool().close().await;
     let first = store.migrate().await;
@@ -111,10 +89,7 @@ async fn migrate_upgrades_a_jsonb_data_column_and_keeps_the_records() {
     );
     let created = store.create(&new).await;
     let reloaded = store.load(&new.id).await;
-    sqlx::query(AssertSqlSafe(format!("DROP SCHEMA \"{schema}\" CASCADE")))
-        .execute(store.pool())
-        .await
-        .unwrap();
+    drop_schema(store.pool(), &schema).await;
 
     assert_eq!(
         stale,

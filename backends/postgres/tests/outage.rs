@@ -4,21 +4,14 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{BlackHole, START_HINT, Silent, ThrowawayPg, admin, chain, free_port, url};
-use session_core::time::OffsetDateTime;
-use session_core::{Error, ErrorKind, Record, SessionData, SessionId, SessionStore};
+use common::{
+    BlackHole, Silent, ThrowawayPg, admin, connect_with, every_operation, free_port, live_record,
+    lock_sessions, timed,
+};
+use session_core::{Error, ErrorKind, SessionStore};
 use session_store_postgres::{PostgresOptions, PostgresStore};
-use sqlx::AssertSqlSafe;
-
-fn record() -> Record {
-    Record::new(
-        SessionId::generate(),
-        SessionData::from_iter([("n".to_owned(), serde_json::json!(1))]),
-        OffsetDateTime::now_utc() + session_core::time::Duration::hours(1),
-    )
-}
 
 /// `outcome` is `Unavailable`, and came within `limit`.
 fn unavailable_within<T: std::fmt::Debug>(
@@ -32,7 +25,7 @@ fn unavailable_within<T: std::fmt::Debug>(
         Ok(value) => panic!("{what}: succeeded ({value:?})"),
         Err(error) => error,
     };
-    let message = chain(&error);
+    let message = error.report();
     assert_eq!(error.kind(), ErrorKind::Unavailable, "{what}: {message}");
     assert!(
         took < limit,
@@ -41,18 +34,39 @@ fn unavailable_within<T: std::fmt::Debug>(
     message
 }
 
+/// `connect_with(options)` to a server on `port` that does not answer is
+/// `Unavailable`, no sooner than `at_least` and within `limit`, and says
+/// `said`.
+async fn connecting_gives_up(
+    what: &str,
+    port: u16,
+    options: PostgresOptions,
+    (at_least, limit): (Duration, Duration),
+    said: &str,
+) {
+    let url = format!("postgres://postgres@127.0.0.1:{port}/test");
+    let (outcome, took) = timed(PostgresStore::connect_with(&url, options)).await;
+    let message = unavailable_within(what, outcome, took, limit);
+    assert!(
+        took >= at_least,
+        "{what}: gave up before the deadline: {took:?}"
+    );
+    assert!(message.contains(said), "{what}: {message}");
+}
+
 #[tokio::test]
 async fn a_refused_connection_fails_at_once() {
     let port = free_port();
-    let started = Instant::now();
-    let outcome =
-        PostgresStore::connect(&format!("postgres://postgres@127.0.0.1:{port}/test")).await;
+    let (outcome, took) = timed(PostgresStore::connect(&format!(
+        "postgres://postgres@127.0.0.1:{port}/test"
+    )))
+    .await;
     // The default acquire timeout is 5 s: sqlx's pool alone retries a
     // refused connection for all of it.
     let message = unavailable_within(
         "connect, refused",
         outcome,
-        started.elapsed(),
+        took,
         Duration::from_millis(500),
     );
     assert!(message.contains("refused"), "{message}");
@@ -61,51 +75,29 @@ async fn a_refused_connection_fails_at_once() {
 #[tokio::test]
 async fn a_server_that_accepts_and_never_answers_fails_within_the_acquire_timeout() {
     let silent = Silent::start();
-    let options = PostgresOptions::default().with_acquire_timeout(Duration::from_secs(1));
-    let started = Instant::now();
-    let outcome = PostgresStore::connect_with(
-        &format!("postgres://postgres@127.0.0.1:{}/test", silent.port()),
-        options,
+    connecting_gives_up(
+        "connect, silent",
+        silent.port(),
+        PostgresOptions::default().with_acquire_timeout(Duration::from_secs(1)),
+        (Duration::from_millis(900), Duration::from_millis(1_800)),
+        "acquire timeout",
     )
     .await;
-    let took = started.elapsed();
-    let message = unavailable_within(
-        "connect, silent",
-        outcome,
-        took,
-        Duration::from_millis(1_800),
-    );
-    assert!(
-        took >= Duration::from_millis(900),
-        "gave up before the deadline: {took:?}"
-    );
-    assert!(message.contains("acquire timeout"), "{message}");
 }
 
 #[tokio::test]
 async fn a_server_that_drops_connection_attempts_fails_within_the_connect_timeout() {
     let hole = BlackHole::start();
-    let options = PostgresOptions::default()
-        .with_connect_timeout(Duration::from_millis(400))
-        .with_acquire_timeout(Duration::from_secs(5));
-    let started = Instant::now();
-    let outcome = PostgresStore::connect_with(
-        &format!("postgres://postgres@127.0.0.1:{}/test", hole.port()),
-        options,
+    connecting_gives_up(
+        "connect, black hole",
+        hole.port(),
+        PostgresOptions::default()
+            .with_connect_timeout(Duration::from_millis(400))
+            .with_acquire_timeout(Duration::from_secs(5)),
+        (Duration::from_millis(350), Duration::from_millis(1_500)),
+        "connect timeout",
     )
     .await;
-    let took = started.elapsed();
-    let message = unavailable_within(
-        "connect, black hole",
-        outcome,
-        took,
-        Duration::from_millis(1_500),
-    );
-    assert!(
-        took >= Duration::from_millis(350),
-        "gave up before the deadline: {took:?}"
-    );
-    assert!(message.contains("connect timeout"), "{message}");
 }
 
 /// Stop the server (a crash, as clients see it): every operation answers
@@ -116,9 +108,9 @@ async fn the_same_store_works_again_after_the_server_restarts() {
     let mut server = ThrowawayPg::start();
     let store = PostgresStore::connect(&server.url())
         .await
-        .unwrap_or_else(|e| panic!("the throwaway server: {}", chain(&e)));
+        .unwrap_or_else(|e| panic!("the throwaway server: {}", e.report()));
     store.migrate().await.unwrap();
-    let before = record();
+    let before = live_record();
     store.create(&before).await.unwrap();
     // Several connections in the pool, all of which die with the server.
     let loads: Vec<_> = (0..4)
@@ -135,49 +127,19 @@ async fn the_same_store_works_again_after_the_server_restarts() {
     server.stop();
     let limit = Duration::from_secs(1);
     for round in 0..2 {
-        let started = Instant::now();
-        let outcome = store.load(&before.id).await;
-        unavailable_within(&format!("load {round}"), outcome, started.elapsed(), limit);
-        let started = Instant::now();
-        let outcome = store.create(&record()).await;
-        unavailable_within(
-            &format!("create {round}"),
-            outcome,
-            started.elapsed(),
-            limit,
-        );
-        let started = Instant::now();
-        let outcome = store.save(&before).await;
-        unavailable_within(&format!("save {round}"), outcome, started.elapsed(), limit);
-        let started = Instant::now();
-        let outcome = store.touch(&before.id, before.expires_at).await;
-        unavailable_within(&format!("touch {round}"), outcome, started.elapsed(), limit);
-        let started = Instant::now();
-        let outcome = store.delete(&SessionId::generate()).await;
-        unavailable_within(
-            &format!("delete {round}"),
-            outcome,
-            started.elapsed(),
-            limit,
-        );
-        let started = Instant::now();
-        let outcome = store.clear_expired().await;
-        unavailable_within(
-            &format!("clear_expired {round}"),
-            outcome,
-            started.elapsed(),
-            limit,
-        );
+        for (op, (outcome, took)) in every_operation(&store, &before.id).await {
+            unavailable_within(&format!("{op} {round}"), outcome, took, limit);
+        }
     }
 
     server.restart();
     let loaded = store
         .load(&before.id)
         .await
-        .unwrap_or_else(|e| panic!("load after the restart: {}", chain(&e)))
+        .unwrap_or_else(|e| panic!("load after the restart: {}", e.report()))
         .expect("the record acknowledged before the outage is gone");
     assert_eq!(loaded.data, before.data);
-    let after = record();
+    let after = live_record();
     store
         .create(&after)
         .await
@@ -198,33 +160,25 @@ async fn a_hung_server_fails_within_the_deadlines_and_the_store_recovers() {
         .with_statement_timeout(Duration::from_secs(1));
     let store = PostgresStore::connect_with(&server.url(), options)
         .await
-        .unwrap_or_else(|e| panic!("the throwaway server: {}", chain(&e)));
+        .unwrap_or_else(|e| panic!("the throwaway server: {}", e.report()));
     store.migrate().await.unwrap();
-    let before = record();
+    let before = live_record();
     store.create(&before).await.unwrap();
 
     server.signal_all("STOP");
     let limit = Duration::from_millis(2_000);
     for round in 0..2 {
-        let started = Instant::now();
-        let outcome = store.load(&before.id).await;
-        let message =
-            unavailable_within(&format!("load {round}"), outcome, started.elapsed(), limit);
+        let (outcome, took) = timed(store.load(&before.id)).await;
+        let message = unavailable_within(&format!("load {round}"), outcome, took, limit);
         assert!(message.contains("timeout"), "{message}");
-        let started = Instant::now();
-        let outcome = store.create(&record()).await;
-        unavailable_within(
-            &format!("create {round}"),
-            outcome,
-            started.elapsed(),
-            limit,
-        );
+        let (outcome, took) = timed(store.create(&live_record())).await;
+        unavailable_within(&format!("create {round}"), outcome, took, limit);
     }
     server.signal_all("CONT");
     let loaded = store
         .load(&before.id)
         .await
-        .unwrap_or_else(|e| panic!("load after SIGCONT: {}", chain(&e)));
+        .unwrap_or_else(|e| panic!("load after SIGCONT: {}", e.report()));
     assert_eq!(loaded.expect("the record").data, before.data);
 }
 
@@ -237,37 +191,24 @@ async fn a_blocked_statement_ends_within_the_statement_timeout() {
     let schema = common::fresh_schema("outage_lock");
     let timeout = Duration::from_millis(600);
     let options = PostgresOptions::default().with_statement_timeout(timeout);
-    let own = PostgresStore::connect_with(&url(), options.clone())
+    let own = connect_with(options.clone())
         .await
-        .unwrap_or_else(|e| panic!("{}; {START_HINT}", chain(&e)))
         .with_table(&schema, "sessions")
         .unwrap();
     own.migrate().await.unwrap();
-    let plain = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(2)
-        .connect(&url())
-        .await
-        .unwrap();
-    let yours = PostgresStore::from_pool(plain, options)
+    let yours = PostgresStore::from_pool(admin().await, options)
         .unwrap()
         .with_table(&schema, "sessions")
         .unwrap();
-    let kept = record();
+    let kept = live_record();
     own.create(&kept).await.unwrap();
 
     let admin = admin().await;
-    let mut lock = admin.begin().await.unwrap();
-    sqlx::query(AssertSqlSafe(format!(
-        "LOCK TABLE \"{schema}\".sessions IN ACCESS EXCLUSIVE MODE"
-    )))
-    .execute(&mut *lock)
-    .await
-    .unwrap();
+    let lock = lock_sessions(&admin, &schema).await;
     let mut outcomes = Vec::new();
     for (name, store) in [("own pool", &own), ("your pool", &yours)] {
-        let started = Instant::now();
-        let outcome = store.load(&kept.id).await;
-        outcomes.push((name, outcome, started.elapsed()));
+        let (outcome, took) = timed(store.load(&kept.id)).await;
+        outcomes.push((name, outcome, took));
     }
     lock.rollback().await.unwrap();
     let mut after = Vec::new();

@@ -6,9 +6,10 @@
 
 mod common;
 
-use common::{admin, chain, connect, drop_schema, exec, fresh_schema};
-use session_core::time::{Duration, OffsetDateTime};
-use session_core::{Error, ErrorKind, Record, SessionData, SessionId, SessionStore};
+use common::{
+    admin, connect, drop_schema, every_operation, exec, fresh_schema, live_record, load_in_task,
+};
+use session_core::{ErrorKind, SessionId, SessionStore};
 use session_store_postgres::{PostgresStore, SCHEMA_VERSION};
 use sqlx::{AssertSqlSafe, PgPool};
 
@@ -83,14 +84,6 @@ async fn accepted(pool: &PgPool, schema: &str) -> Vec<&'static str> {
     accepted
 }
 
-fn live_record() -> Record {
-    Record::new(
-        SessionId::generate(),
-        SessionData::from_iter([("user".to_owned(), serde_json::json!(7))]),
-        OffsetDateTime::now_utc() + Duration::hours(1),
-    )
-}
-
 #[tokio::test]
 async fn a_new_table_gets_the_constraints_and_the_schema_version() {
     let schema = fresh_schema("schema_new");
@@ -130,7 +123,7 @@ async fn migrate_upgrades_a_schema_2_table_keeping_its_rows() {
     let replicas: Vec<_> = (0..4)
         .map(|_| {
             let store = store.clone();
-            tokio::spawn(async move { store.migrate().await.map_err(|e| chain(&e)) })
+            tokio::spawn(async move { store.migrate().await.map_err(|e| e.report()) })
         })
         .collect();
     let mut first = Ok(());
@@ -186,9 +179,7 @@ async fn migrate_upgrades_a_table_holding_undecodable_rows() {
     let accepted = accepted(&pool, &schema).await;
     let mut loads = Vec::new();
     for id in [&infinite, &negative] {
-        // In a task: a panic must not keep the schema from being dropped.
-        let (store, id) = (store.clone(), id.clone());
-        let outcome = tokio::spawn(async move { store.load(&id).await }).await;
+        let outcome = load_in_task(&store, id).await;
         loads.push(outcome.map(|r| r.err().map(|e| e.kind())).ok().flatten());
     }
     exec(&pool, &[format!("DELETE FROM \"{schema}\".sessions")]).await;
@@ -314,7 +305,7 @@ async fn migrate_refuses_a_table_that_belongs_to_something_else() {
         match outcome {
             Ok(()) => wrong.push(format!("{what}: migrate() accepted it")),
             Err(e) => {
-                let message = chain(&e);
+                let message = e.report();
                 if e.kind() != ErrorKind::Backend {
                     wrong.push(format!("{what}: {:?}, not Backend: {message}", e.kind()));
                 }
@@ -333,40 +324,11 @@ async fn migrate_refuses_a_table_that_belongs_to_something_else() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
-/// What each operation returns on a table of the wrong shape: a backend
-/// error naming the table and `migrate`, never `Corrupt` (which core
-/// answers with an empty session: every visitor logged out).
-async fn every_operation(
-    store: &PostgresStore,
-    id: &SessionId,
-) -> Vec<(&'static str, Result<(), Error>)> {
-    let record = Record::new(
-        id.clone(),
-        SessionData::new(),
-        OffsetDateTime::now_utc() + Duration::hours(1),
-    );
-    vec![
-        ("load", store.load(id).await.map(drop)),
-        (
-            "create",
-            store
-                .create(&Record::new(
-                    SessionId::generate(),
-                    SessionData::new(),
-                    record.expires_at,
-                ))
-                .await,
-        ),
-        ("save", store.save(&record).await),
-        ("touch", store.touch(id, record.expires_at).await),
-        ("delete", store.delete(id).await),
-        ("clear_expired", store.clear_expired().await.map(drop)),
-    ]
-}
-
 /// A table of the wrong shape, a row in it for the ID the operations use,
 /// and the operations that must fail on it (the others do not touch what
-/// is wrong).
+/// is wrong): with a backend error naming the table and `migrate`, never
+/// `Corrupt` (which core answers with an empty session: every visitor
+/// logged out).
 struct WrongShape {
     what: &'static str,
     columns: Option<String>,
@@ -475,11 +437,11 @@ async fn a_table_of_the_wrong_shape_is_a_backend_error_that_says_to_migrate() {
         )
         .with_table(&schema, "sessions")
         .unwrap();
-        for (op, outcome) in every_operation(&store, &id).await {
+        for (op, (outcome, _)) in every_operation(&store, &id).await {
             let should_fail = failing.contains(&op);
             match outcome {
                 Err(e) if e.kind() == ErrorKind::Backend => {
-                    let message = chain(&e);
+                    let message = e.report();
                     if !should_fail {
                         wrong.push(format!("{what}: {op} failed: {message}"));
                     }
@@ -494,7 +456,7 @@ async fn a_table_of_the_wrong_shape_is_a_backend_error_that_says_to_migrate() {
                 Err(e) if should_fail => wrong.push(format!(
                     "{what}: {op} returned {:?}, not Backend: {}",
                     e.kind(),
-                    chain(&e)
+                    e.report()
                 )),
                 _ if should_fail => wrong.push(format!("{what}: {op} did not fail")),
                 _ => {}
@@ -528,7 +490,7 @@ async fn a_column_of_another_type_is_named_in_the_message() {
     let store = connect().await.with_table(&schema, "sessions").unwrap();
     let error = store.load(&id).await.unwrap_err();
     drop_schema(&pool, &schema).await;
-    let message = chain(&error);
+    let message = error.report();
     assert_eq!(error.kind(), ErrorKind::Backend, "{message}");
     for needle in ["column version", "INT4", "INT8", "PostgresStore::migrate()"] {
         assert!(message.contains(needle), "lacks {needle:?}: {message}");

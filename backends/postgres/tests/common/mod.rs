@@ -9,10 +9,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use session_core::SessionId;
-use session_store_postgres::PostgresStore;
+use session_core::time::OffsetDateTime;
+use session_core::{Error, Record, SessionData, SessionId, SessionStore};
+use session_store_postgres::{PostgresOptions, PostgresStore};
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::{AssertSqlSafe, Executor};
+use sqlx::{AssertSqlSafe, Executor, Postgres, Transaction};
 
 /// `SESSION_TEST_POSTGRES_URL`, default the local server's `test` database.
 pub(crate) fn url() -> String {
@@ -27,13 +28,20 @@ pub(crate) const START_HINT: &str = "start it \
 
 /// A store on [`url`], table `public.sessions` (change it with `with_table`).
 pub(crate) async fn connect() -> PostgresStore {
+    connect_with(PostgresOptions::default()).await
+}
+
+/// [`connect`] with `options`.
+pub(crate) async fn connect_with(options: PostgresOptions) -> PostgresStore {
     let url = url();
-    PostgresStore::connect(&url).await.unwrap_or_else(|e| {
-        panic!(
-            "PostgreSQL at {url} is unreachable ({}); {START_HINT}",
-            chain(&e)
-        )
-    })
+    PostgresStore::connect_with(&url, options)
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL at {url} is unreachable ({}); {START_HINT}",
+                e.report()
+            )
+        })
 }
 
 /// A plain sqlx pool on [`url`], for setting tables up by hand.
@@ -69,17 +77,71 @@ pub(crate) async fn drop_schema(pool: &PgPool, schema: &str) {
     .await;
 }
 
-/// An error and every source below it, `: `-separated, as a log line with
-/// its cause chain would show it.
-pub(crate) fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+/// Holds an `ACCESS EXCLUSIVE` lock on `schema`.sessions until the
+/// transaction is rolled back: every statement on the table waits.
+pub(crate) async fn lock_sessions(pool: &PgPool, schema: &str) -> Transaction<'static, Postgres> {
+    let mut lock = pool.begin().await.unwrap();
+    sqlx::query(AssertSqlSafe(format!(
+        "LOCK TABLE \"{schema}\".sessions IN ACCESS EXCLUSIVE MODE"
+    )))
+    .execute(&mut *lock)
+    .await
+    .unwrap();
+    lock
+}
+
+/// A record with some data, live for an hour.
+pub(crate) fn live_record() -> Record {
+    Record::new(
+        SessionId::generate(),
+        SessionData::from_iter([("user".to_owned(), serde_json::json!(7))]),
+        OffsetDateTime::now_utc() + session_core::time::Duration::hours(1),
+    )
+}
+
+/// `call`'s outcome, and how long it took.
+pub(crate) async fn timed<T>(call: impl Future<Output = T>) -> (T, Duration) {
+    let started = Instant::now();
+    let outcome = call.await;
+    (outcome, started.elapsed())
+}
+
+/// Each store operation, in turn, on `id` (`create` on a fresh ID, `save`
+/// of an empty record live for an hour): its name, outcome and duration.
+pub(crate) async fn every_operation(
+    store: &PostgresStore,
+    id: &SessionId,
+) -> Vec<(&'static str, (Result<(), Error>, Duration))> {
+    let record = Record::new(
+        id.clone(),
+        SessionData::new(),
+        OffsetDateTime::now_utc() + session_core::time::Duration::hours(1),
+    );
+    let fresh = Record::new(SessionId::generate(), SessionData::new(), record.expires_at);
+    vec![
+        (
+            "load",
+            timed(async { store.load(id).await.map(drop) }).await,
+        ),
+        ("create", timed(store.create(&fresh)).await),
+        ("save", timed(store.save(&record)).await),
+        ("touch", timed(store.touch(id, record.expires_at)).await),
+        ("delete", timed(store.delete(id)).await),
+        (
+            "clear_expired",
+            timed(async { store.clear_expired().await.map(drop) }).await,
+        ),
+    ]
+}
+
+/// `load` in a task of its own, so that a panic comes back as an error
+/// (and the test still drops its schema).
+pub(crate) async fn load_in_task(
+    store: &PostgresStore,
+    id: &SessionId,
+) -> Result<Result<Option<Record>, Error>, tokio::task::JoinError> {
+    let (store, id) = (store.clone(), id.clone());
+    tokio::spawn(async move { store.load(&id).await }).await
 }
 
 /// A port nothing listens on (the OS's pick, released at once).
