@@ -59,6 +59,19 @@ pub fn check_depth(value: &serde_json::Value) -> Result<(), Error> {
     Ok(())
 }
 
+/// `at` as whole milliseconds since the Unix epoch (rounded toward zero),
+/// the unit of [`Record::expires_at_unix_ms`], for a store that renews a
+/// lifetime without a whole record (`touch`).
+///
+/// ```
+/// use session_core::record::unix_ms;
+/// use time::macros::datetime;
+/// assert_eq!(unix_ms(datetime!(1970-01-01 0:00:01.5 UTC)), 1_500);
+/// ```
+pub fn unix_ms(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
 /// One stored session: its ID, its data, when it expires and its version.
 ///
 /// The data sits behind an [`Arc`] so a store that keeps records in memory
@@ -110,7 +123,7 @@ impl Record {
     /// `expires_at` as whole milliseconds since the Unix epoch, the unit of
     /// Redis' `PXAT` and of [`Record::encode`].
     pub fn expires_at_unix_ms(&self) -> i64 {
-        i64::try_from(self.expires_at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+        unix_ms(self.expires_at)
     }
 
     /// Serializes data, expiry and version into one JSON document, for

@@ -83,12 +83,7 @@ async fn undecodable_files_load_as_corrupt_and_stay() {
         let path = common::session_file(&dir, &id);
         std::fs::write(&path, bytes).unwrap();
         let err = store.load(&id).await.unwrap_err();
-        assert_eq!(
-            err.kind(),
-            ErrorKind::Corrupt,
-            "{name}: {}",
-            common::chain(&err)
-        );
+        assert_eq!(err.kind(), ErrorKind::Corrupt, "{name}: {}", err.report());
         assert_eq!(
             std::fs::read(&path).unwrap(),
             *bytes,
@@ -231,7 +226,7 @@ async fn entries_that_are_not_regular_files_load_as_corrupt_and_stay() {
         let result = bounded(&format!("load of a {kind:?}"), store.load(&id)).await;
         match result {
             Err(e) if e.kind() == ErrorKind::Corrupt => {
-                let text = common::chain(&e);
+                let text = e.report();
                 assert!(
                     text.contains("not a regular file") && !text.contains(id.as_str()),
                     "{kind:?}: the message should say what is wrong, without the ID: {text}"

@@ -27,7 +27,7 @@ fn record(n: usize, payload: usize) -> Record {
 
 fn assert_unavailable(result: Result<(), Error>, what: &str, words: &[&str]) {
     let err = result.expect_err(what);
-    let text = common::chain(&err);
+    let text = err.report();
     assert_eq!(err.kind(), ErrorKind::Unavailable, "{what}: {text}");
     for w in words {
         assert!(
@@ -66,7 +66,7 @@ fn open_refuses_a_path_that_is_not_a_directory() {
     std::fs::write(&file, b"x").unwrap();
     for path in [file.clone(), file.join("sessions")] {
         let err = FileStore::open(&path).unwrap_err();
-        let text = common::chain(&err);
+        let text = err.report();
         assert_eq!(err.kind(), ErrorKind::Backend, "{text}");
         assert!(
             text.contains("not a directory") && text.contains(file.to_str().unwrap()),
@@ -81,7 +81,7 @@ fn open_refuses_a_read_only_filesystem_and_says_so() {
     let fs = Tmpfs::mount("open-ro", "64k", true);
     for dir in [fs.path().to_owned(), fs.path().join("sessions")] {
         let err = FileStore::open(&dir).unwrap_err();
-        let text = common::chain(&err);
+        let text = err.report();
         assert_eq!(err.kind(), ErrorKind::Unavailable, "{text}");
         assert!(
             text.contains("read-only") && text.contains(dir.to_str().unwrap()),
@@ -95,7 +95,7 @@ fn open_refuses_an_unwritable_directory_and_says_so() {
     let source = common::fresh_dir("unwritable-source");
     let bound = Tmpfs::bind_read_only("unwritable", &source);
     let err = FileStore::open(bound.path()).unwrap_err();
-    let text = common::chain(&err);
+    let text = err.report();
     assert_eq!(err.kind(), ErrorKind::Unavailable, "{text}");
     assert!(
         text.contains("startup check") && text.contains("read-only"),
@@ -114,7 +114,7 @@ fn open_refuses_a_full_disk_and_says_so() {
     let fillers = fs.fill();
     assert!(!fillers.is_empty());
     let err = FileStore::open(&dir).unwrap_err();
-    let text = common::chain(&err);
+    let text = err.report();
     assert_eq!(err.kind(), ErrorKind::Unavailable, "{text}");
     assert!(
         text.contains("full") && text.contains(dir.to_str().unwrap()),

@@ -6,24 +6,8 @@ use serde_json::json;
 use session_core::{Record, SessionData, SessionId, SessionStore, time};
 use session_store_file::FileStore;
 
-fn fresh_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir()
-        .join("session-store-file-tests")
-        .join(format!("{name}-{}", SessionId::generate()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// The names in `dir`, without the store's fixed lock files.
-fn entries(dir: &std::path::Path) -> Vec<String> {
-    let mut names: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| !n.starts_with(".lock-"))
-        .collect();
-    names.sort();
-    names
-}
+mod common;
+use common::{entries, fresh_dir};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixteen_concurrent_writers_leave_a_file_that_parses() {
@@ -65,9 +49,8 @@ async fn sixteen_concurrent_writers_leave_a_file_that_parses() {
     for writer in writers {
         saves += writer.await.unwrap();
     }
-    let bytes = std::fs::read(dir.join(format!("session-{id}"))).unwrap();
-    let record =
-        Record::decode(id.clone(), &bytes).expect("the file parses after 16 concurrent writers");
+    // Panics unless the file parses after 16 concurrent writers.
+    let record = common::on_disk(&dir, &id);
     let writer = record.data.get("writer").and_then(|w| w.as_u64()).unwrap();
     let payload = record.data.get("payload").and_then(|p| p.as_str()).unwrap();
     assert!(
@@ -166,7 +149,7 @@ async fn a_corrupt_file_loads_as_corrupt_and_can_be_replaced() {
     let store = FileStore::open(&dir).unwrap();
     let id = SessionId::generate();
     std::fs::write(
-        dir.join(format!("session-{id}")),
+        common::session_file(&dir, &id),
         b"{\"exp\": 17, \"data\": {\"trunc",
     )
     .unwrap();

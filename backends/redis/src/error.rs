@@ -286,59 +286,59 @@ mod tests {
 
     #[test]
     fn kinds_follow_the_policy() {
-        let fred = |kind, details: &str| FredError::new(kind, details.to_owned());
+        use session_core::ErrorKind::{Backend, Unavailable};
         let cases = [
             (
-                fred(
-                    FredErrorKind::IO,
-                    "Os { code: 111, kind: ConnectionRefused }",
-                ),
-                session_core::ErrorKind::Unavailable,
+                FredErrorKind::IO,
+                "Os { code: 111, kind: ConnectionRefused }",
+                Unavailable,
                 "refused",
             ),
             (
-                fred(FredErrorKind::Timeout, "Request timed out."),
-                session_core::ErrorKind::Unavailable,
+                FredErrorKind::Timeout,
+                "Request timed out.",
+                Unavailable,
                 "command timeout",
             ),
             (
-                fred(FredErrorKind::Canceled, "Connection closed unexpectedly."),
-                session_core::ErrorKind::Unavailable,
+                FredErrorKind::Canceled,
+                "Connection closed unexpectedly.",
+                Unavailable,
                 "not connected",
             ),
             (
-                fred(FredErrorKind::Unknown, "Failed to route command."),
-                session_core::ErrorKind::Unavailable,
+                FredErrorKind::Unknown,
+                "Failed to route command.",
+                Unavailable,
                 "not connected",
             ),
             (
-                fred(FredErrorKind::Auth, "NOAUTH Authentication required."),
-                session_core::ErrorKind::Backend,
+                FredErrorKind::Auth,
+                "NOAUTH Authentication required.",
+                Backend,
                 "NOAUTH",
             ),
             (
-                fred(
-                    FredErrorKind::Auth,
-                    "WRONGPASS invalid username-password pair",
-                ),
-                session_core::ErrorKind::Backend,
+                FredErrorKind::Auth,
+                "WRONGPASS invalid username-password pair",
+                Backend,
                 "WRONGPASS",
             ),
             (
-                fred(
-                    FredErrorKind::Unknown,
-                    "ERR AUTH <password> called without any password configured",
-                ),
-                session_core::ErrorKind::Backend,
+                FredErrorKind::Unknown,
+                "ERR AUTH <password> called without any password configured",
+                Backend,
                 "no password set",
             ),
             (
-                fred(FredErrorKind::Unknown, "ERR DB index is out of range"),
-                session_core::ErrorKind::Backend,
+                FredErrorKind::Unknown,
+                "ERR DB index is out of range",
+                Backend,
                 "ERR DB index is out of range",
             ),
         ];
-        for (cause, kind, words) in cases {
+        for (fred_kind, details, kind, words) in cases {
+            let cause = FredError::new(fred_kind, details);
             let message = RedisError::from_fred(cause, "h:1", Some(Duration::from_secs(2)));
             let text = message.to_string();
             assert!(text.contains(words), "{text}");

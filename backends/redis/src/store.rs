@@ -89,10 +89,6 @@ fn deadline(expires_at_ms: i64) -> i64 {
     expires_at_ms.saturating_sub(1).max(1)
 }
 
-fn unix_ms(at: OffsetDateTime) -> i64 {
-    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
 /// Whether `bytes` begins as [`Record::encode`] writes and the scripts
 /// parse: `{"exp":` optional `-` and digits, `,"ver":` digits, `,"data":`.
 fn has_script_head(bytes: &[u8]) -> bool {
@@ -384,7 +380,7 @@ impl SessionStore for RedisStore {
     /// A key that does not hold a session record is [`Error::NotFound`]
     /// and is not written.
     async fn touch(&self, id: &SessionId, expires_at: OffsetDateTime) -> Result<(), Error> {
-        let ms = unix_ms(expires_at);
+        let ms = session_core::record::unix_ms(expires_at);
         let outcome = self
             .script(
                 TOUCH,

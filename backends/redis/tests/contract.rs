@@ -3,38 +3,26 @@
 //! record's `expires_at` on. (Control characters and deep values through
 //! the Lua scripts are the kit's ST-RT cases, run by `tests/conformance.rs`.)
 
-use fred::prelude::ClientLike;
-use fred::types::{ClusterHash, CustomCommand};
 use session_core::time::{Duration, OffsetDateTime};
 use session_core::{ErrorKind, Record, SessionData, SessionId, SessionStore};
 use session_store_redis::RedisStore;
 
 mod common;
-
-async fn store(name: &str) -> RedisStore {
-    common::store(format!("{name}_{}:", &SessionId::generate().as_str()[..12])).await
-}
+use common::raw;
 
 fn unix_ms(at: OffsetDateTime) -> i64 {
     i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap()
 }
 
 async fn pexpiretime(store: &RedisStore, id: &SessionId) -> i64 {
-    store
-        .pool()
-        .custom(
-            CustomCommand::new_static("PEXPIRETIME", ClusterHash::FirstKey, false),
-            vec![store.key(id)],
-        )
-        .await
-        .unwrap()
+    raw(store, "PEXPIRETIME", vec![store.key(id)]).await
 }
 
 /// Redis drops a key once its clock is strictly past the key's deadline
 /// (`now > deadline`), so the deadline must be the last live millisecond.
 #[tokio::test]
 async fn the_key_deadline_is_the_last_millisecond_before_expires_at() {
-    let store = store("deadline").await;
+    let store = common::fresh_store("deadline").await;
     let id = SessionId::generate();
     let at = |s: i64| {
         OffsetDateTime::now_utc().replace_millisecond(0).unwrap()
@@ -82,14 +70,7 @@ async fn the_key_deadline_is_the_last_millisecond_before_expires_at() {
 
 /// The Redis server's clock, in milliseconds.
 async fn server_ms(store: &RedisStore) -> i64 {
-    let time: Vec<String> = store
-        .pool()
-        .custom(
-            CustomCommand::new_static("TIME", ClusterHash::Random, false),
-            Vec::<String>::new(),
-        )
-        .await
-        .unwrap();
+    let time: Vec<String> = raw(store, "TIME", Vec::<String>::new()).await;
     let [seconds, micros] = time.as_slice() else {
         panic!("TIME answered {time:?}")
     };
@@ -136,7 +117,7 @@ async fn live(
 /// millisecond on both sides.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_save_and_touch_agree_with_expires_at_to_the_millisecond() {
-    let store = store("boundary").await;
+    let store = common::fresh_store("boundary").await;
     let ops = [Op::Load, Op::Save, Op::Touch];
     // Per operation: seen live at expires_at - 1, seen gone at expires_at.
     let mut seen = [[false; 2]; 3];
@@ -196,7 +177,7 @@ async fn load_save_and_touch_agree_with_expires_at_to_the_millisecond() {
 
 #[tokio::test]
 async fn a_record_is_live_until_expires_at_then_gone_for_every_operation() {
-    let store = store("sleep").await;
+    let store = common::fresh_store("sleep").await;
     let expires = OffsetDateTime::now_utc() + Duration::milliseconds(300);
     let ids: Vec<SessionId> = (0..3).map(|_| SessionId::generate()).collect();
     for id in &ids {

@@ -4,35 +4,16 @@
 //! another program sharing the prefix (or an attacker with Redis access)
 //! would.
 
-use fred::prelude::ClientLike;
-use fred::types::{ClusterHash, CustomCommand};
+use fred::prelude::Value;
 use session_core::time::{Duration, OffsetDateTime};
 use session_core::{ErrorKind, Record, SessionData, SessionId, SessionStore};
 use session_store_redis::RedisStore;
 
 mod common;
+use common::raw;
 
 async fn store() -> RedisStore {
-    common::store(format!(
-        "corrupt_{}:",
-        &SessionId::generate().as_str()[..12]
-    ))
-    .await
-}
-
-async fn raw<R: fred::types::FromValue>(
-    store: &RedisStore,
-    command: &'static str,
-    args: Vec<String>,
-) -> R {
-    store
-        .pool()
-        .custom(
-            CustomCommand::new_static(command, ClusterHash::FirstKey, false),
-            args,
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{command}: {e}"))
+    common::fresh_store("corrupt").await
 }
 
 /// How one bad value gets under a key.
@@ -177,22 +158,12 @@ async fn plant(store: &RedisStore, id: &SessionId, how: Plant) {
     let key = store.key(id);
     match how {
         Plant::String(bytes) => {
-            let _: () = store
-                .pool()
-                .custom(
-                    CustomCommand::new_static("SET", ClusterHash::FirstKey, false),
-                    vec![
-                        fred::prelude::Value::from(key.as_str()),
-                        fred::prelude::Value::from(bytes),
-                    ],
-                )
-                .await
-                .unwrap();
+            let _: () = raw(store, "SET", vec![Value::from(key), Value::from(bytes)]).await;
         }
         Plant::Typed(command, args) => {
             let mut all = vec![key];
             all.extend(args.iter().map(|a| (*a).to_owned()));
-            let _: fred::prelude::Value = raw(store, command, all).await;
+            let _: Value = raw(store, command, all).await;
         }
     }
 }
@@ -218,7 +189,7 @@ async fn every_undecodable_value_loads_as_corrupt_and_stays() {
             Err(e) if e.kind() == ErrorKind::Corrupt => {}
             other => wrong.push(format!(
                 "{name}: load gave {:?}",
-                other.map_err(|e| common::chain(&e))
+                other.map_err(|e| e.report())
             )),
         }
         assert_eq!(
@@ -237,7 +208,7 @@ async fn a_wrong_type_says_what_is_wrong() {
     let id = SessionId::generate();
     plant(&store, &id, Plant::Typed("RPUSH", &["x"])).await;
     let err = store.load(&id).await.unwrap_err();
-    let text = common::chain(&err);
+    let text = err.report();
     assert!(
         text.contains("WRONGTYPE") && text.contains("prefix"),
         "the message should name WRONGTYPE and the shared prefix to check: {text}"

@@ -6,14 +6,10 @@ use session_store_redis::RedisStore;
 
 mod common;
 
-async fn store(prefix: &str) -> RedisStore {
-    common::store(prefix).await
-}
-
 #[tokio::test]
 async fn keys_carry_the_ttl_the_record_asked_for_and_the_prefix() {
     let prefix = format!("ttl_{}:", &SessionId::generate().as_str()[..12]);
-    let store = store(&prefix).await;
+    let store = common::store(&prefix).await;
     let id = SessionId::generate();
     let now = time::OffsetDateTime::now_utc();
     store
@@ -79,11 +75,7 @@ async fn the_pool_reconnects_after_its_connections_are_killed() {
     use fred::prelude::ClientLike;
     use fred::types::{ClusterHash, CustomCommand};
 
-    let store = store(&format!(
-        "reconnect_{}:",
-        &SessionId::generate().as_str()[..12]
-    ))
-    .await;
+    let store = common::fresh_store("reconnect").await;
     let id = SessionId::generate();
     let expires = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
     store

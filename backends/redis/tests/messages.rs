@@ -13,10 +13,10 @@ mod common;
 const PASSWORD: &str = "s3cret-Pa55word";
 const WRONG: &str = "hunter2-wrong";
 
-/// The whole message a log line would show: Display and every source, and
-/// the Debug form, which also must not leak the password.
+/// The whole message a log line would show ([`Error::report`], as core
+/// logs it), and the Debug form, which also must not leak the password.
 fn shown(err: &Error) -> String {
-    format!("{}\n{err:?}", common::chain(err))
+    format!("{}\n{err:?}", err.report())
 }
 
 async fn fails(url: &str) -> Error {
@@ -124,7 +124,7 @@ async fn a_missing_password_and_a_wrong_one_say_so_differently() {
     let wrong_user = fails(&format!("redis://nobody:{PASSWORD}@{host}")).await;
     assert_says(&wrong_user, ErrorKind::Backend, &[&host, "WRONGPASS"]);
 
-    assert_ne!(common::chain(&missing), common::chain(&wrong));
+    assert_ne!(missing.report(), wrong.report());
 
     // The right one works, and so does the store.
     let store = RedisStore::connect(&format!("redis://:{PASSWORD}@{host}"))
@@ -168,7 +168,7 @@ async fn every_cause_has_its_own_message() {
     .map(|e| {
         // Without ports and fred's own details in parentheses: only the
         // words the store chose for the cause.
-        let mut text = common::chain(e);
+        let mut text = e.report();
         for p in [port, silent.port(), server.port()] {
             text = text.replace(&p.to_string(), "");
         }

@@ -56,12 +56,7 @@ async fn connect_to_a_refused_port_fails_at_once() {
         .await
         .unwrap_err();
     let took = start.elapsed();
-    assert_eq!(
-        err.kind(),
-        ErrorKind::Unavailable,
-        "{}",
-        common::chain(&err)
-    );
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{}", err.report());
     assert!(took < AT_ONCE, "a refused connect took {took:?}");
 }
 
@@ -74,12 +69,7 @@ async fn connect_to_a_silent_server_fails_within_the_default_connect_timeout() {
     let start = Instant::now();
     let err = RedisStore::connect(&silent.url()).await.unwrap_err();
     let took = start.elapsed();
-    assert_eq!(
-        err.kind(),
-        ErrorKind::Unavailable,
-        "{}",
-        common::chain(&err)
-    );
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{}", err.report());
     assert!(
         took >= RedisOptions::DEFAULT_CONNECT_TIMEOUT - Duration::from_millis(100)
             && took < RedisOptions::DEFAULT_CONNECT_TIMEOUT + Duration::from_millis(500),
@@ -100,12 +90,7 @@ async fn connect_to_a_silent_server_fails_within_the_configured_connect_timeout(
         .await
         .unwrap_err();
         let took = start.elapsed();
-        assert_eq!(
-            err.kind(),
-            ErrorKind::Unavailable,
-            "{}",
-            common::chain(&err)
-        );
+        assert_eq!(err.kind(), ErrorKind::Unavailable, "{}", err.report());
         assert!(
             took >= deadline - Duration::from_millis(50)
                 && took < deadline + Duration::from_millis(400),
@@ -142,7 +127,7 @@ async fn a_killed_server_fails_every_operation_at_once_and_the_same_store_recove
         rounds += 1;
         for (op, result, took) in every_operation(&store, &record()).await {
             let err = result.expect_err(op);
-            let text = common::chain(&err);
+            let text = err.report();
             assert_eq!(
                 err.kind(),
                 ErrorKind::Unavailable,
@@ -170,12 +155,12 @@ async fn a_killed_server_fails_every_operation_at_once_and_the_same_store_recove
         match store.create(&fresh).await {
             Ok(()) => break,
             Err(e) => {
-                assert_eq!(e.kind(), ErrorKind::Unavailable, "{}", common::chain(&e));
+                assert_eq!(e.kind(), ErrorKind::Unavailable, "{}", e.report());
                 assert!(
                     back.elapsed() < backoff_max + Duration::from_secs(2),
                     "the store still fails {:?} after Redis came back: {}",
                     back.elapsed(),
-                    common::chain(&e)
+                    e.report()
                 );
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
@@ -213,13 +198,8 @@ async fn a_frozen_server_fails_commands_within_the_command_timeout_then_recovers
     server.signal("STOP");
     for (op, result, took) in every_operation(&store, &record()).await {
         let err = result.expect_err(op);
-        assert_eq!(
-            err.kind(),
-            ErrorKind::Unavailable,
-            "{op}: {}",
-            common::chain(&err)
-        );
-        let text = common::chain(&err);
+        let text = err.report();
+        assert_eq!(err.kind(), ErrorKind::Unavailable, "{op}: {text}");
         assert!(
             text.contains("command timeout") && text.contains("400 ms"),
             "{op}: the message should name the command timeout: {text}"
@@ -247,9 +227,5 @@ async fn options_without_a_bound_are_refused_with_a_message() {
     .await
     .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Backend);
-    assert!(
-        common::chain(&err).contains("timeout of zero"),
-        "{}",
-        common::chain(&err)
-    );
+    assert!(err.report().contains("timeout of zero"), "{}", err.report());
 }

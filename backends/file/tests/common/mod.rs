@@ -45,18 +45,6 @@ pub(crate) fn on_disk(dir: &Path, id: &SessionId) -> Record {
     })
 }
 
-/// An error and every source below it, `: `-separated.
-pub(crate) fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 /// The effective user ID, from `/proc/self/status`.
 fn euid() -> Option<u32> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

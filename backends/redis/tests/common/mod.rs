@@ -8,6 +8,9 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fred::prelude::{ClientLike, Error as FredError, Value};
+use fred::types::{ClusterHash, CustomCommand, FromValue};
+use session_core::SessionId;
 use session_store_redis::RedisStore;
 
 /// A store on `SESSION_TEST_REDIS_URL` (default the local Redis) whose keys
@@ -22,23 +25,34 @@ pub(crate) async fn store(prefix: impl Into<String>) -> RedisStore {
                 "Redis at {url} is unreachable ({}); start it with \
                  `redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save \"\" --appendonly no` \
                  or set SESSION_TEST_REDIS_URL",
-                chain(&e)
+                e.report()
             )
         })
         .with_prefix(prefix)
 }
 
-/// An error and every source below it, `: `-separated, as a log line with
-/// its cause chain would show it.
-pub(crate) fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+/// A [`store`] with a key prefix of its own: `{name}_` and 12 random
+/// characters.
+pub(crate) async fn fresh_store(name: &str) -> RedisStore {
+    store(format!("{name}_{}:", &SessionId::generate().as_str()[..12])).await
+}
+
+/// Runs a raw command on the store's pool, as another program sharing the
+/// server would, panicking with the command's name on failure.
+pub(crate) async fn raw<R, T>(store: &RedisStore, command: &'static str, args: Vec<T>) -> R
+where
+    R: FromValue,
+    T: TryInto<Value> + Send,
+    T::Error: Into<FredError> + Send,
+{
+    store
+        .pool()
+        .custom(
+            CustomCommand::new_static(command, ClusterHash::FirstKey, false),
+            args,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{command}: {e}"))
 }
 
 /// A port nothing listens on (the OS's pick, released at once).
