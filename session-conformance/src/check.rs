@@ -1,6 +1,5 @@
 //! How a case says it failed.
 
-use std::error::Error as StdError;
 use std::fmt;
 
 /// Why a case failed: which requirement broke, with the values seen.
@@ -30,27 +29,15 @@ impl fmt::Display for Failure {
 }
 
 /// An error a case did not expect: reported with its kind and its whole
-/// source chain.
+/// source chain ([`session_core::Error::report`]).
 impl From<session_core::Error> for Failure {
     fn from(error: session_core::Error) -> Self {
         Failure::new(format!(
             "unexpected error (kind {:?}): {}",
             error.kind(),
-            chain(&error)
+            error.report()
         ))
     }
-}
-
-/// `error` and its sources, joined by `: `.
-pub(crate) fn chain(error: &dyn StdError) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// The result of one case.
@@ -84,4 +71,37 @@ macro_rules! ensure_eq {
             }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error whose `Display` includes its source, as `thiserror`'s
+    /// `#[error("...: {source}")]` does.
+    #[derive(Debug)]
+    struct Wrapper(std::io::Error);
+
+    impl fmt::Display for Wrapper {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "cannot connect to 127.0.0.1:1: {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Wrapper {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn chains_say_each_cause_once() {
+        let refused = std::io::Error::other("connection refused");
+        assert_eq!(
+            session_core::error::report(&Wrapper(refused)),
+            "cannot connect to 127.0.0.1:1: connection refused"
+        );
+        let error = session_core::Error::backend(std::io::Error::other("disk full"));
+        assert_eq!(session_core::error::report(&error), error.report());
+    }
 }

@@ -37,6 +37,8 @@
 //! [`Error::http_status`](session_core::Error::http_status) with
 //! `{"error": message}`.
 
+use std::borrow::Cow;
+
 use serde_json::{Value, json};
 use session_core::{Error, ErrorKind, Expiry, Session};
 use time::OffsetDateTime;
@@ -119,22 +121,19 @@ pub async fn respond(
     response
 }
 
-struct Params(Vec<(String, String)>);
+/// The query's pairs, decoded; borrowed from the query unless escaped.
+struct Params<'a>(Vec<(Cow<'a, str>, Cow<'a, str>)>);
 
-impl Params {
-    fn parse(query: &str) -> Self {
-        Params(
-            form_urlencoded::parse(query.as_bytes())
-                .into_owned()
-                .collect(),
-        )
+impl<'a> Params<'a> {
+    fn parse(query: &'a str) -> Self {
+        Params(form_urlencoded::parse(query.as_bytes()).collect())
     }
 
     fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     }
 }
 
@@ -150,7 +149,7 @@ async fn route(
     session: &Session,
     method: &str,
     path: &str,
-    params: &Params,
+    params: &Params<'_>,
 ) -> Result<ProbeResponse, Error> {
     let Some(name) = path.strip_prefix("/probe/") else {
         return Ok(ProbeResponse::error(404, "not a probe route"));
@@ -158,7 +157,9 @@ async fn route(
     let expected = match name {
         "noop" | "get" | "all" | "user" => "GET",
         "set" | "remove" | "incr" | "flush" | "cycle" | "login" | "logout" => "POST",
-        "expiry" => method,
+        // POST sets the expiry, then reads it as GET does.
+        "expiry" if method == "POST" => "POST",
+        "expiry" => "GET",
         _ => return Ok(ProbeResponse::error(404, "unknown probe route")),
     };
     if method != expected {
@@ -244,6 +245,7 @@ async fn route(
             200,
             json!({ "user": session.user_id().await? }),
         )),
+        // "expiry", the only route left.
         _ => {
             if method == "POST" {
                 let expiry = if let Some(secs) = params.get("secs") {
@@ -264,11 +266,6 @@ async fn route(
                     return bad("give secs, at, browser_close or reset");
                 };
                 session.set_expiry(expiry).await?;
-            } else if method != "GET" {
-                return Ok(ProbeResponse::error(
-                    405,
-                    "wrong method for this probe route",
-                ));
             }
             let age = session.expiry_age().await?;
             let date = session
@@ -351,11 +348,21 @@ mod tests {
         let s = sessions.load(None::<&str>);
         assert_eq!(call(&s, "GET", "/probe/nope", "").await.0, 404);
         assert_eq!(call(&s, "GET", "/probe/set", "k=a").await.0, 405);
+        assert_eq!(call(&s, "PUT", "/probe/expiry", "secs=60").await.0, 405);
         assert_eq!(call(&s, "POST", "/probe/set", "v=1").await.0, 400);
         assert_eq!(
             call(&s, "POST", "/probe/set", "k=a&status=abc").await.0,
             400
         );
+        for below_200 in ["0", "100", "101", "199"] {
+            assert_eq!(
+                call(&s, "POST", "/probe/set", &format!("k=a&status={below_200}"))
+                    .await
+                    .0,
+                400,
+                "an informational status cannot end a probe request"
+            );
+        }
         assert_eq!(
             call(&s, "POST", "/probe/expiry", "secs=9223372036854775807")
                 .await

@@ -106,41 +106,31 @@ mod http_child {
     }
 }
 
+/// One trial per driver test, named after its function (which panics on
+/// failure).
+macro_rules! trials {
+    ($($test:ident),+ $(,)?) => {
+        vec![$(Trial::test(stringify!($test), || {
+            $test();
+            Ok(())
+        })),+]
+    };
+}
+
 fn main() -> ExitCode {
     match std::env::var(CHILD).as_deref() {
         Ok("store") => store_child::run(),
         Ok("http") => http_child::run(),
         _ => {
             let args = Arguments::from_args();
-            let trials = vec![
-                Trial::test("the_report_carries_its_context", || {
-                    the_report_carries_its_context();
-                    Ok(())
-                }),
-                Trial::test("an_http_report_carries_its_context", || {
-                    an_http_report_carries_its_context();
-                    Ok(())
-                }),
-                Trial::test("failed_rows_show_the_reason", || {
-                    failed_rows_show_the_reason();
-                    Ok(())
-                }),
-                Trial::test("a_panicking_case_keeps_its_row", || {
-                    a_panicking_case_keeps_its_row();
-                    Ok(())
-                }),
-                Trial::test("the_markdown_is_identical_across_runs", || {
-                    the_markdown_is_identical_across_runs();
-                    Ok(())
-                }),
-                Trial::test("filtered_runs_are_partial", || {
-                    filtered_runs_are_partial();
-                    Ok(())
-                }),
-                Trial::test("same_name_suites_do_not_overwrite_each_other", || {
-                    same_name_suites_do_not_overwrite_each_other();
-                    Ok(())
-                }),
+            let trials = trials![
+                the_report_carries_its_context,
+                an_http_report_carries_its_context,
+                failed_rows_show_the_reason,
+                a_panicking_case_keeps_its_row,
+                the_markdown_is_identical_across_runs,
+                filtered_runs_are_partial,
+                same_name_suites_do_not_overwrite_each_other,
             ];
             libtest_mimic::run(&args, trials).exit_code()
         }
@@ -351,6 +341,11 @@ fn failed_rows_show_the_reason() {
     assert_eq!(row["status"], "failed");
     let message = row["message"].as_str().unwrap();
     assert!(message.contains(BROKEN), "{message}");
+    assert_eq!(
+        message.matches(BROKEN).count(),
+        1,
+        "the cause is said once: {message}"
+    );
     assert!(
         stdout.contains(message),
         "the report's reason is not the one the test run printed:\n{message}\n---\n{stdout}"

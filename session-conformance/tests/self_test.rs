@@ -258,38 +258,33 @@ fn map_strings(value: &Value, f: &dyn Fn(&str) -> String) -> Value {
     }
 }
 
-/// Drops the null members of every object (array elements stay).
-fn drop_null_members(value: &Value) -> Value {
+/// Drops the null members of every object and, with `in_arrays`, the null
+/// elements of every array too.
+fn drop_nulls(value: &Value, in_arrays: bool) -> Value {
     match value {
-        Value::Array(items) => Value::Array(items.iter().map(drop_null_members).collect()),
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .filter(|v| !(in_arrays && v.is_null()))
+                .map(|v| drop_nulls(v, in_arrays))
+                .collect(),
+        ),
         Value::Object(map) => Value::Object(
             map.iter()
                 .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (k.clone(), drop_null_members(v)))
+                .map(|(k, v)| (k.clone(), drop_nulls(v, in_arrays)))
                 .collect(),
         ),
         other => other.clone(),
     }
 }
 
-/// Drops every null inside an array or object.
-fn drop_nested_nulls(value: &Value) -> Value {
-    match value {
-        Value::Array(items) => Value::Array(
-            items
-                .iter()
-                .filter(|v| !v.is_null())
-                .map(drop_nested_nulls)
-                .collect(),
-        ),
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (k.clone(), drop_nested_nulls(v)))
-                .collect(),
-        ),
-        other => other.clone(),
-    }
+/// `data` through an encoder that drops null members, at the top level and
+/// in every nested object (array elements stay).
+fn without_null_members(data: &SessionData) -> SessionData {
+    map_data(data, |k, v| {
+        (!v.is_null()).then(|| (k.to_owned(), drop_nulls(v, false)))
+    })
 }
 
 /// `[]` and `{}`, at any depth, become `null`.
@@ -370,21 +365,9 @@ impl Broken {
         }
     }
 
-    /// `UPDATE … SET data, expires_at, version = version + 1 WHERE id = $1`
-    /// of a live record, whatever its version (atomic: retried until no
-    /// other write came between).
-    async fn update(&self, record: &Record) -> Result<(), Error> {
-        loop {
-            let stored = self.inner.load(&record.id).await?.ok_or(Error::NotFound)?;
-            match self
-                .inner
-                .save(&record.clone().with_version(stored.version))
-                .await
-            {
-                Err(e) if e.kind() == ErrorKind::Conflict => {}
-                other => return other,
-            }
-        }
+    /// The live record of `id`, or NotFound.
+    async fn stored(&self, id: &SessionId) -> Result<Record, Error> {
+        self.inner.load(id).await?.ok_or(Error::NotFound)
     }
 
     /// [`Flaw::SharedReplySlot`]: every answer goes through one slot, as
@@ -412,9 +395,7 @@ impl Broken {
             (Flaw::StripsControlCharacters, _) => {
                 strings(&|s| s.chars().filter(|c| !c.is_ascii_control()).collect())
             }
-            (Flaw::SaveDropsNulls, Write::Save) => map_data(&record.data, |k, v| {
-                (!v.is_null()).then(|| (k.to_owned(), drop_null_members(v)))
-            }),
+            (Flaw::SaveDropsNulls, Write::Save) => without_null_members(&record.data),
             (Flaw::SaveDropsUnderscoreKeys, Write::Save) => map_data(&record.data, |k, v| {
                 (!k.starts_with('_')).then(|| (k.to_owned(), v.clone()))
             }),
@@ -422,7 +403,7 @@ impl Broken {
                 Some((k.to_owned(), empties_to_null(v)))
             }),
             (Flaw::CreateDropsNestedNulls, Write::Create) => map_data(&record.data, |k, v| {
-                Some((k.to_owned(), drop_nested_nulls(v)))
+                Some((k.to_owned(), drop_nulls(v, true)))
             }),
             (Flaw::ExpiryInWholeSeconds, _) => {
                 return Record {
@@ -436,6 +417,23 @@ impl Broken {
         Record {
             data: Arc::new(data),
             ..record.clone()
+        }
+    }
+}
+
+/// `UPDATE … SET data, expires_at, version = version + 1 WHERE id = $1` of
+/// a live record, whatever its version: a compare-and-set against the
+/// stored version, retried until no other write came between (atomic,
+/// version ignored).
+async fn update_any_version(store: &MemoryStore, record: &Record) -> Result<(), Error> {
+    loop {
+        let stored = store.load(&record.id).await?.ok_or(Error::NotFound)?;
+        match store
+            .save(&record.clone().with_version(stored.version))
+            .await
+        {
+            Err(e) if e.kind() == ErrorKind::Conflict => {}
+            other => return other,
         }
     }
 }
@@ -512,9 +510,7 @@ impl SessionStore for Broken {
                 other => other,
             },
             Flaw::DropsExpiryOnSave => {
-                let Some(stored) = self.inner.load(&record.id).await? else {
-                    return Err(Error::NotFound);
-                };
+                let stored = self.stored(&record.id).await?;
                 self.inner
                     .save(&Record {
                         expires_at: stored.expires_at,
@@ -523,9 +519,7 @@ impl SessionStore for Broken {
                     .await
             }
             Flaw::IgnoresVersions => {
-                let Some(stored) = self.inner.load(&record.id).await? else {
-                    return Err(Error::NotFound);
-                };
+                let stored = self.stored(&record.id).await?;
                 self.inner
                     .save(&record.clone().with_version(stored.version))
                     .await
@@ -533,21 +527,19 @@ impl SessionStore for Broken {
             Flaw::NonAtomicSave => {
                 // Check, then an unconditional write (`SET` without `XX`):
                 // a delete at the await point is undone.
-                if self.inner.load(&record.id).await?.is_none() {
-                    return Err(Error::NotFound);
-                }
+                self.stored(&record.id).await?;
                 tokio::task::yield_now().await;
                 self.put(record).await
             }
             Flaw::RacyVersionedSave => {
                 // Compare, then write: another save slips in at the await
                 // point and both win.
-                let stored = self.inner.load(&record.id).await?.ok_or(Error::NotFound)?;
+                let stored = self.stored(&record.id).await?;
                 if stored.version != record.version {
                     return Err(Error::version_changed());
                 }
                 tokio::task::yield_now().await;
-                self.update(record).await
+                update_any_version(&self.inner, record).await
             }
             Flaw::SaveLiveAtExpiry => self.skewed(-NANO, self.inner.save(record)).await,
             Flaw::SaveKeepsVersion => {
@@ -582,9 +574,7 @@ impl SessionStore for Broken {
             Flaw::IgnoresDelete => Ok(()),
             Flaw::DeleteUnknownIsNotFound => {
                 // "0 rows affected" taken for an error.
-                if self.inner.load(id).await?.is_none() {
-                    return Err(Error::NotFound);
-                }
+                self.stored(id).await?;
                 self.inner.delete(id).await
             }
             Flaw::DeleteRemovesEveryRecord => {
@@ -605,20 +595,15 @@ impl SessionStore for Broken {
     async fn touch(&self, id: &SessionId, expires_at: OffsetDateTime) -> Result<(), Error> {
         match self.flaw {
             Flaw::TouchRewritesData => {
-                let Some(stored) = self.inner.load(id).await? else {
-                    return Err(Error::NotFound);
-                };
+                let stored = self.stored(id).await?;
                 let emptied = Record::new(id.clone(), SessionData::new(), expires_at)
                     .with_version(stored.version);
                 self.inner.save(&emptied).await
             }
             Flaw::TouchLosesNulls => {
-                let stored = self.inner.load(id).await?.ok_or(Error::NotFound)?;
-                let data = map_data(&stored.data, |k, v| {
-                    (!v.is_null()).then(|| (k.to_owned(), drop_null_members(v)))
-                });
+                let stored = self.stored(id).await?;
                 self.put(&Record {
-                    data: Arc::new(data),
+                    data: Arc::new(without_null_members(&stored.data)),
                     expires_at,
                     ..stored
                 })
@@ -626,7 +611,7 @@ impl SessionStore for Broken {
             }
             Flaw::TouchLiveAtExpiry => self.skewed(-NANO, self.inner.touch(id, expires_at)).await,
             Flaw::TouchBumpsVersion => {
-                let stored = self.inner.load(id).await?.ok_or(Error::NotFound)?;
+                let stored = self.stored(id).await?;
                 self.inner
                     .save(&Record {
                         expires_at,
@@ -747,20 +732,9 @@ impl SessionStore for Lesser {
 
     async fn save(&self, record: &Record) -> Result<(), Error> {
         if self.capabilities.versioned {
-            return self.inner.save(record).await;
-        }
-        // Compare-and-set against whatever version is stored, retried
-        // until no other write came between: atomic, version ignored.
-        loop {
-            let stored = self.inner.load(&record.id).await?.ok_or(Error::NotFound)?;
-            match self
-                .inner
-                .save(&record.clone().with_version(stored.version))
-                .await
-            {
-                Err(e) if e.kind() == ErrorKind::Conflict => {}
-                other => return other,
-            }
+            self.inner.save(record).await
+        } else {
+            update_any_version(&self.inner, record).await
         }
     }
 

@@ -152,7 +152,8 @@ fn every_contract_sentence_is_tagged_normative_and_checked() {
 #[test]
 fn every_case_cites_sentences_that_name_it() {
     let all = all_clauses();
-    for case in catalogue() {
+    let catalogue = catalogue();
+    for case in &catalogue {
         assert!(
             !case.clauses.is_empty(),
             "{} cites no contract sentence",
@@ -171,7 +172,7 @@ fn every_case_cites_sentences_that_name_it() {
     }
     for (tag, clause) in &all {
         for id in &clause.cases {
-            let case = catalogue().into_iter().find(|c| c.id == id);
+            let case = catalogue.iter().find(|c| c.id == id);
             assert!(
                 case.is_some_and(|c| c.clauses.contains(&tag.as_str())),
                 "{tag} names {id}, but {id} does not cite {tag}"

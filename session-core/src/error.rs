@@ -211,18 +211,7 @@ impl Error {
     /// assert_eq!(error.report(), "session store failed: permission denied");
     /// ```
     pub fn report(&self) -> String {
-        let mut out = self.to_string();
-        let mut cause = StdError::source(self);
-        while let Some(error) = cause {
-            let message = error.to_string();
-            // Display of the variants above already includes their source.
-            if !out.contains(&message) {
-                out.push_str(": ");
-                out.push_str(&message);
-            }
-            cause = error.source();
-        }
-        out
+        report(self)
     }
 
     /// Logs this error as the cause of an error response, at `error`, with
@@ -283,6 +272,30 @@ impl Error {
             source: source.into(),
         }
     }
+}
+
+/// Any error and every cause under it, joined with `": "`, skipping a cause
+/// whose message is already in the text (error types whose `Display`
+/// includes their source, as [`Error`]'s variants do, would otherwise say
+/// everything twice). [`Error::report`] is this for session errors; it
+/// serves as well for the boxed errors of a store's or a kit's own.
+///
+/// ```
+/// let refused = std::io::Error::other("connection refused");
+/// assert_eq!(session_core::error::report(&refused), "connection refused");
+/// ```
+pub fn report(error: &dyn StdError) -> String {
+    let mut out = error.to_string();
+    let mut cause = error.source();
+    while let Some(error) = cause {
+        let message = error.to_string();
+        if !out.contains(&message) {
+            out.push_str(": ");
+            out.push_str(&message);
+        }
+        cause = error.source();
+    }
+    out
 }
 
 impl From<serde_json::Error> for Error {

@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use session_core::{BoxError, Capabilities, Config, SessionId};
 
-use crate::check::chain;
 use crate::report::{CaseReport, Declared};
 use crate::runner::{self, BoxFuture};
 use crate::{CaseInfo, CaseResult, Failure};
@@ -159,9 +158,12 @@ impl HttpSuite {
     }
 
     async fn start(&self, spec: &ServerSpec) -> Result<SocketAddr, Failure> {
-        (self.factory)(spec.clone())
-            .await
-            .map_err(|e| Failure::new(format!("the server factory failed: {}", chain(&*e))))
+        (self.factory)(spec.clone()).await.map_err(|e| {
+            Failure::new(format!(
+                "the server factory failed: {}",
+                session_core::error::report(&*e)
+            ))
+        })
     }
 
     async fn tear_down(&self, spec: ServerSpec) {

@@ -263,7 +263,7 @@ pub(crate) struct RunContext {
     pub(crate) declared: Declared,
     pub(crate) skip_slow: bool,
     pub(crate) require_backend: bool,
-    pub(crate) partial: bool,
+    /// How many cases the catalogue has: a run with fewer rows is partial.
     pub(crate) catalogue: usize,
     pub(crate) started: OffsetDateTime,
     pub(crate) took: Duration,
@@ -334,7 +334,7 @@ impl Report {
             origin,
             run_at: started.format(&Rfc3339).unwrap_or_default(),
             duration_ms: millis(run.took),
-            partial: run.partial || cases.len() < run.catalogue,
+            partial: cases.len() < run.catalogue,
             capabilities: run.declared.capabilities,
             options: Options {
                 manual_clock: run.declared.manual_clock,
@@ -381,13 +381,16 @@ impl Report {
                 "> A partial run: the test filter left cases out. This is not a certificate.\n\n",
             );
         }
+        let Summary {
+            passed,
+            failed,
+            ignored,
+            unavailable,
+            ..
+        } = self.summary;
         let _ = writeln!(
             out,
-            "{} passed, {} failed, {} ignored, {} unavailable\n",
-            self.count(Status::Passed),
-            self.count(Status::Failed),
-            self.count(Status::Ignored),
-            self.count(Status::Unavailable),
+            "{passed} passed, {failed} failed, {ignored} ignored, {unavailable} unavailable\n"
         );
         let _ = writeln!(out, "- kit: {} {}", self.kit.name, self.kit.version);
         let _ = writeln!(out, "- run by: {}", self.origin);
@@ -478,7 +481,7 @@ fn status_word(status: Status) -> &'static str {
 /// `; `, or by a space after a line ending in punctuation), Markdown
 /// punctuation escaped so that nothing ends the cell or turns into
 /// formatting, and at most [`MARKDOWN_MESSAGE_LIMIT`] characters.
-pub(crate) fn markdown_cell(message: &str) -> String {
+fn markdown_cell(message: &str) -> String {
     let mut folded = String::with_capacity(message.len());
     for line in message.lines().map(str::trim).filter(|l| !l.is_empty()) {
         if !folded.is_empty() {

@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use session_core::{BoxError, Capabilities, Clock, ManualClock, SessionId, SessionStore};
 use time::{Duration, OffsetDateTime};
 
-use crate::check::chain;
 use crate::report::{CaseReport, Declared};
 use crate::runner::{self, BoxFuture};
 use crate::{CaseInfo, CaseResult, Failure};
@@ -196,11 +195,11 @@ impl StoreSuite {
         let result = match (self.factory)(ns.clone()).await {
             Ok(store) => match store.load(&SessionId::generate()).await {
                 Err(error) if error.kind() == session_core::ErrorKind::Unavailable => {
-                    Err(chain(&error))
+                    Err(error.report())
                 }
                 _ => Ok(()),
             },
-            Err(error) => Err(chain(&*error)),
+            Err(error) => Err(session_core::error::report(&*error)),
         };
         if let Some(teardown) = &self.teardown {
             teardown(ns).await;
@@ -209,9 +208,12 @@ impl StoreSuite {
     }
 
     async fn make(&self, ns: &Namespace) -> Result<Arc<dyn SessionStore>, Failure> {
-        (self.factory)(ns.clone())
-            .await
-            .map_err(|e| Failure::new(format!("the factory failed: {}", chain(&*e))))
+        (self.factory)(ns.clone()).await.map_err(|e| {
+            Failure::new(format!(
+                "the factory failed: {}",
+                session_core::error::report(&*e)
+            ))
+        })
     }
 
     async fn run_case(self: Arc<Self>, run: CaseFn) -> CaseResult {

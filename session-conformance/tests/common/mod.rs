@@ -257,14 +257,14 @@ impl Server {
         self.flaw == Some(flaw)
     }
 
-    fn load(&self, headers: &HeaderMap) -> Session {
+    /// The request's handle; `sent` are its `Cookie` fields.
+    fn load(&self, headers: &HeaderMap, sent: &[HeaderValue]) -> Session {
         let name = self.sessions.config().cookie_name();
         let fields = cookie_fields(headers, name, self.flaw);
         if !self.has(Flaw::SharesHandlesAcrossRequests) {
             return self.sessions.load(&fields);
         }
-        let sent: Vec<_> = headers.get_all(header::COOKIE).iter().cloned().collect();
-        let Some(value) = sent_value(&sent, name) else {
+        let Some(value) = sent_value(sent, name) else {
             return self.sessions.load(&fields);
         };
         let mut handles = self.handles.lock().unwrap();
@@ -377,7 +377,7 @@ async fn handle(
         .iter()
         .cloned()
         .collect();
-    let session = server.load(req.headers());
+    let session = server.load(req.headers(), &sent);
     if server.has(Flaw::LoadsEagerly) {
         let _ = session.is_empty().await;
     }

@@ -3,10 +3,10 @@
 use serde_json::json;
 use session_core::Config;
 
-use super::{attributes, case, custom, data, ok, sets_nothing, with_session};
-use crate::http::client::{Client, is_removal};
+use super::{attributes, case, custom, data, issued, ok, replaying, sets_nothing, with_session};
+use crate::http::client::is_removal;
 use crate::http::{HttpCase, HttpCtx};
-use crate::{CaseResult, Failure, ensure, ensure_eq};
+use crate::{CaseResult, ensure, ensure_eq};
 
 pub(super) const CASES: &[HttpCase] = &[
     case!(
@@ -120,20 +120,6 @@ pub(super) const CASES: &[HttpCase] = &[
         "After login, the session MUST report the user in the next request."
     ),
 ];
-
-fn issued(client: &Client) -> Result<String, Failure> {
-    client
-        .session_cookie()
-        .map(str::to_owned)
-        .ok_or_else(|| Failure::new("no session cookie is set"))
-}
-
-/// A client replaying `value` as its session cookie.
-fn replaying(ctx: &HttpCtx, value: &str) -> Client {
-    let mut client = ctx.client();
-    client.set_session_cookie(Some(value.to_owned()));
-    client
-}
 
 async fn flush_sends_a_deletion_cookie(ctx: HttpCtx) -> CaseResult {
     let mut client = with_session(&ctx).await?;

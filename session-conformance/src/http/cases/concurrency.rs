@@ -3,7 +3,7 @@
 use serde_json::json;
 use session_core::Config;
 
-use super::{case, data, with_session};
+use super::{case, data, ok, with_session};
 use crate::http::client::{Answer, Client};
 use crate::http::{HttpCase, HttpCtx};
 use crate::{CaseResult, Failure, ensure};
@@ -196,11 +196,7 @@ async fn a_write_whose_session_was_logged_out_meanwhile_answers_400(ctx: HttpCtx
                 field.iter().map(Vec::as_slice).collect(),
             )
             .await?;
-        ensure!(
-            logout.status == 200,
-            "the logout answered {}",
-            logout.status
-        );
+        ok(&logout, "the logout")?;
         let write = writer
             .await
             .map_err(|e| Failure::new(format!("the writer task panicked: {e}")))??;

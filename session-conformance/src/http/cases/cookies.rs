@@ -3,10 +3,10 @@
 
 use session_core::{Config, SessionId};
 
-use super::{case, no_5xx, well_formed, with_session};
+use super::{case, issued, no_5xx, replaying, well_formed, with_session};
 use crate::http::client::{Answer, is_removal};
 use crate::http::{HttpCase, HttpCtx};
-use crate::{CaseResult, Failure, ensure, ensure_eq};
+use crate::{CaseResult, ensure, ensure_eq};
 
 pub(super) const CASES: &[HttpCase] = &[
     case!(
@@ -234,9 +234,7 @@ async fn unknown_cookie_on_a_read_is_deleted(ctx: HttpCtx) -> CaseResult {
 }
 
 async fn sees_nothing(ctx: &HttpCtx, value: String, why: &str) -> CaseResult {
-    let mut client = ctx.client();
-    client.set_session_cookie(Some(value));
-    let answer = client.get("/probe/all").await?;
+    let answer = replaying(ctx, value).get("/probe/all").await?;
     no_5xx(&answer, why)?;
     ensure_eq!(
         answer.json.get("data"),
@@ -244,13 +242,6 @@ async fn sees_nothing(ctx: &HttpCtx, value: String, why: &str) -> CaseResult {
         "{why}: the data seen"
     );
     Ok(())
-}
-
-fn issued(client: &crate::http::client::Client) -> Result<String, Failure> {
-    client
-        .session_cookie()
-        .map(str::to_owned)
-        .ok_or_else(|| Failure::new("no session cookie was issued"))
 }
 
 async fn tampered_id_sees_nothing(ctx: HttpCtx) -> CaseResult {

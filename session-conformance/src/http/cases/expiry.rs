@@ -5,7 +5,7 @@ use session_core::Config;
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
-use super::{case, data, ok, with_session};
+use super::{case, data, issued, no_5xx, ok, replaying, with_session};
 use crate::http::client::Answer;
 use crate::http::{HttpCase, HttpCtx};
 use crate::{CaseResult, Failure, ensure, ensure_eq};
@@ -207,22 +207,16 @@ async fn reset_restores_the_default(ctx: HttpCtx) -> CaseResult {
 
 async fn expiry_in_the_past_ends_the_session(ctx: HttpCtx) -> CaseResult {
     let mut client = with_session(&ctx).await?;
-    let old = client.session_cookie().map(str::to_owned);
+    let old = issued(&client)?;
     let past = (OffsetDateTime::now_utc() - Duration::hours(1))
         .format(&Rfc3339)
         .map_err(|e| Failure::new(e.to_string()))?;
     let answer = client
         .post(&format!("/probe/expiry?at={}", past.replace('+', "%2B")))
         .await?;
-    ensure!(
-        answer.status < 500,
-        "set_expiry(past) answered {}",
-        answer.status
-    );
-    let mut replay = ctx.client();
-    replay.set_session_cookie(old);
+    no_5xx(&answer, "set_expiry(past)")?;
     ensure_eq!(
-        data(&mut replay).await?,
+        data(&mut replaying(&ctx, old)).await?,
         json!({}),
         "the data after an expiry in the past"
     );

@@ -110,6 +110,21 @@ pub(super) async fn with_session(ctx: &super::HttpCtx) -> Result<Client, Failure
     Ok(client)
 }
 
+/// The session cookie's value in `client`'s jar, or a failure.
+pub(super) fn issued(client: &Client) -> Result<String, Failure> {
+    client
+        .session_cookie()
+        .map(str::to_owned)
+        .ok_or_else(|| Failure::new("no session cookie is set"))
+}
+
+/// A fresh client replaying `value` as its session cookie.
+pub(super) fn replaying(ctx: &super::HttpCtx, value: impl Into<String>) -> Client {
+    let mut client = ctx.client();
+    client.set_session_cookie(Some(value.into()));
+    client
+}
+
 /// The session's data as `GET /probe/all` shows it.
 pub(super) async fn data(client: &mut Client) -> Result<Value, Failure> {
     let answer = client.get("/probe/all").await?;

@@ -4,7 +4,7 @@ use serde_json::json;
 use session_core::ErrorKind;
 use time::Duration;
 
-use super::{LIVE, case, must_fail, must_load, race_one_winner, record, same_data};
+use super::{LIVE, case, loads_back, must_fail, must_load, race_one_winner, record};
 use crate::CaseResult;
 use crate::store::{StoreCase, StoreCtx};
 
@@ -66,8 +66,7 @@ async fn create_never_overwrites(ctx: StoreCtx) -> CaseResult {
         ErrorKind::Conflict,
         "second create of one ID",
     )?;
-    let loaded = must_load(&ctx, &original.id, "after the conflicting create").await?;
-    same_data(&loaded, &original, "after the conflicting create")
+    loads_back(&ctx, &original, "after the conflicting create").await
 }
 
 async fn concurrent_creates_have_one_winner(ctx: StoreCtx) -> CaseResult {
@@ -87,8 +86,7 @@ async fn expired_id_is_free_again(ctx: StoreCtx) -> CaseResult {
     let mut new = record(&ctx, json!({"generation": 2}), LIVE);
     new.id = old.id.clone();
     ctx.store().create(&new).await?;
-    let loaded = must_load(&ctx, &new.id, "create over an expired record").await?;
-    same_data(&loaded, &new, "create over an expired record")
+    loads_back(&ctx, &new, "create over an expired record").await
 }
 
 async fn create_after_delete_succeeds(ctx: StoreCtx) -> CaseResult {
@@ -98,11 +96,7 @@ async fn create_after_delete_succeeds(ctx: StoreCtx) -> CaseResult {
     let mut again = record(&ctx, json!({"n": 2}), LIVE);
     again.id = first.id.clone();
     ctx.store().create(&again).await?;
-    same_data(
-        &must_load(&ctx, &again.id, "create after delete").await?,
-        &again,
-        "create after delete",
-    )
+    loads_back(&ctx, &again, "create after delete").await
 }
 
 async fn conflict_keeps_the_original_expiry(ctx: StoreCtx) -> CaseResult {

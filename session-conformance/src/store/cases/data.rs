@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 use session_core::SessionId;
 
-use super::{LIVE, case, must_load, record, same_data, same_expiry};
+use super::{LIVE, case, loads_back, must_load, record, same_data, same_expiry};
 use crate::store::{StoreCase, StoreCtx};
 use crate::{CaseResult, ensure, ensure_eq};
 
@@ -236,8 +236,7 @@ async fn save_round_trip(ctx: &StoreCtx, data: Value, why: &str) -> CaseResult {
     let mut saved = created.clone();
     saved.data = super::map(data);
     ctx.store().save(&saved).await?;
-    let loaded = must_load(ctx, &created.id, why).await?;
-    same_data(&loaded, &saved, why)
+    loads_back(ctx, &saved, why).await
 }
 
 async fn save_keeps_every_value(ctx: StoreCtx) -> CaseResult {
@@ -254,8 +253,7 @@ async fn touch_keeps_every_value(ctx: StoreCtx) -> CaseResult {
     ctx.store()
         .touch(&created.id, ctx.now() + LIVE + LIVE)
         .await?;
-    let loaded = must_load(&ctx, &created.id, "after touch").await?;
-    same_data(&loaded, &created, "after touch")
+    loads_back(&ctx, &created, "after touch").await
 }
 
 async fn underscore_keys_and_nested_nulls_survive_create(ctx: StoreCtx) -> CaseResult {
@@ -278,8 +276,7 @@ async fn deepest_accepted_values_survive(ctx: StoreCtx) -> CaseResult {
 async fn round_trip(ctx: &StoreCtx, data: Value, why: &str) -> CaseResult {
     let created = record(ctx, data, LIVE);
     ctx.store().create(&created).await?;
-    let loaded = must_load(ctx, &created.id, why).await?;
-    same_data(&loaded, &created, why)
+    loads_back(ctx, &created, why).await
 }
 
 async fn create_then_load_round_trips(ctx: StoreCtx) -> CaseResult {
@@ -384,8 +381,7 @@ async fn save_replaces_the_whole_map(ctx: StoreCtx) -> CaseResult {
     let mut saved = created.clone();
     saved.data = super::map(json!({"keep": 10, "new": 3}));
     ctx.store().save(&saved).await?;
-    let loaded = must_load(&ctx, &created.id, "after save").await?;
-    same_data(&loaded, &saved, "after save")
+    loads_back(&ctx, &saved, "after save").await
 }
 
 async fn similar_ids_are_distinct(ctx: StoreCtx) -> CaseResult {
@@ -399,14 +395,6 @@ async fn similar_ids_are_distinct(ctx: StoreCtx) -> CaseResult {
     second.id = sibling;
     ctx.store().create(&first).await?;
     ctx.store().create(&second).await?;
-    same_data(
-        &must_load(&ctx, &first.id, "first ID").await?,
-        &first,
-        "first ID",
-    )?;
-    same_data(
-        &must_load(&ctx, &second.id, "sibling ID").await?,
-        &second,
-        "sibling ID",
-    )
+    loads_back(&ctx, &first, "first ID").await?;
+    loads_back(&ctx, &second, "sibling ID").await
 }

@@ -3,7 +3,7 @@
 use serde_json::json;
 use session_core::SessionId;
 
-use super::{LIVE, case, must_be_gone, must_load, record, same_data};
+use super::{LIVE, case, loads_back, must_be_gone, record};
 use crate::CaseResult;
 use crate::store::{StoreCase, StoreCtx};
 
@@ -59,9 +59,5 @@ async fn delete_leaves_other_records(ctx: StoreCtx) -> CaseResult {
     ctx.store().create(&doomed).await?;
     ctx.store().create(&kept).await?;
     ctx.store().delete(&doomed.id).await?;
-    same_data(
-        &must_load(&ctx, &kept.id, "the other record").await?,
-        &kept,
-        "the other record",
-    )
+    loads_back(&ctx, &kept, "the other record").await
 }

@@ -152,6 +152,12 @@ pub(super) fn same_data(found: &Record, expected: &Record, why: &str) -> CaseRes
     )))
 }
 
+/// Fails unless `expected.id` loads with exactly `expected`'s data.
+pub(super) async fn loads_back(ctx: &StoreCtx, expected: &Record, why: &str) -> CaseResult {
+    let loaded = must_load(ctx, &expected.id, why).await?;
+    same_data(&loaded, expected, why)
+}
+
 /// How many rounds a race case runs. Each round places the competing
 /// operations at another moment (see [`stagger`]), so that a store with a
 /// check-then-act window fails in practically every run; the kit's

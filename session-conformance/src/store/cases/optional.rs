@@ -5,8 +5,8 @@ use session_core::{ErrorKind, SessionId};
 use time::Duration;
 
 use super::{
-    LIVE, case, map, must_be_gone, must_fail, must_load, race_one_winner, record, same_data,
-    same_expiry,
+    LIVE, case, loads_back, map, must_be_gone, must_fail, must_load, race_one_winner, record,
+    same_data, same_expiry,
 };
 use crate::store::{StoreCase, StoreCtx};
 use crate::{CaseResult, ensure_eq};
@@ -231,11 +231,7 @@ async fn clear_expired_never_removes_live_records(ctx: StoreCtx) -> CaseResult {
         .create(&record(&ctx, json!({"b": 2}), -Duration::minutes(1)))
         .await?;
     ctx.store().clear_expired().await?;
-    same_data(
-        &must_load(&ctx, &live.id, "after clear_expired").await?,
-        &live,
-        "after clear_expired",
-    )
+    loads_back(&ctx, &live, "after clear_expired").await
 }
 
 async fn versioned_save_increments_the_version(ctx: StoreCtx) -> CaseResult {

@@ -4,7 +4,9 @@ use serde_json::json;
 use session_core::{ErrorKind, Record};
 use time::Duration;
 
-use super::{LIVE, case, map, must_be_gone, must_fail, must_load, record, same_data, same_expiry};
+use super::{
+    LIVE, case, loads_back, map, must_be_gone, must_fail, must_load, record, same_data, same_expiry,
+};
 use crate::CaseResult;
 use crate::store::{StoreCase, StoreCtx};
 
@@ -159,9 +161,5 @@ async fn save_leaves_other_records_alone(ctx: StoreCtx) -> CaseResult {
     ctx.store().create(&mine).await?;
     ctx.store().create(&other).await?;
     ctx.store().save(&updated(&mine, &ctx, LIVE)).await?;
-    same_data(
-        &must_load(&ctx, &other.id, "the other record").await?,
-        &other,
-        "the other record",
-    )
+    loads_back(&ctx, &other, "the other record").await
 }
