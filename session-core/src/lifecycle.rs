@@ -27,7 +27,10 @@ const CREATE_ATTEMPTS: usize = 4;
 #[non_exhaustive]
 pub struct Outcome {
     /// A complete `Set-Cookie` header value, to append as is (bypassing the
-    /// framework's cookie jar).
+    /// framework's cookie jar). It holds only visible ASCII and spaces, which
+    /// every header can carry: the ID is `[a-z0-9]` and
+    /// [`Config::validate`] refuses a name, path or domain that is not
+    /// header-safe.
     pub set_cookie: Option<String>,
     /// Whether to add `Cookie` to the response's `Vary` header: the answer
     /// depended on the session.

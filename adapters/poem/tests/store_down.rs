@@ -1,41 +1,15 @@
 //! A store that is down answers 503 with a body that names no internals,
 //! both when a handler's session call fails and when `finish` does.
 
+#[path = "../../support/down.rs"]
+mod down;
+
+use down::{COOKIE, Down, UNAVAILABLE_BODY};
 use poem::http::StatusCode;
 use poem::test::TestClient;
 use poem::{EndpointExt, Route, get, handler, post};
-use session_core::{Error, Record, SessionId, SessionManager, SessionStore, async_trait};
+use session_core::SessionManager;
 use session_poem::{Session, SessionError, SessionMiddleware};
-
-const COOKIE: &str = "sessionid=abcdefghijklmnopqrstuvwxyz012345";
-const INTERNALS: &str = "db.internal:5432";
-
-fn refused() -> Error {
-    Error::unavailable(std::io::Error::new(
-        std::io::ErrorKind::ConnectionRefused,
-        format!("could not connect to {INTERNALS}: connection refused"),
-    ))
-}
-
-/// Fails every call as a store whose server refuses connections.
-#[derive(Debug)]
-struct Down;
-
-#[async_trait]
-impl SessionStore for Down {
-    async fn create(&self, _: &Record) -> Result<(), Error> {
-        Err(refused())
-    }
-    async fn load(&self, _: &SessionId) -> Result<Option<Record>, Error> {
-        Err(refused())
-    }
-    async fn save(&self, _: &Record) -> Result<(), Error> {
-        Err(refused())
-    }
-    async fn delete(&self, _: &SessionId) -> Result<(), Error> {
-        Err(refused())
-    }
-}
 
 #[handler]
 async fn read(session: Session) -> Result<String, SessionError> {
@@ -63,9 +37,7 @@ async fn a_failed_read_answers_503_without_internals() {
         .send()
         .await;
     response.assert_status(StatusCode::SERVICE_UNAVAILABLE);
-    response
-        .assert_text("session store unavailable; try again later")
-        .await;
+    response.assert_text(UNAVAILABLE_BODY).await;
 }
 
 #[tokio::test]
@@ -74,7 +46,5 @@ async fn a_failed_save_in_finish_answers_503_without_internals() {
     let response = TestClient::new(app()).post("/write").send().await;
     response.assert_status(StatusCode::SERVICE_UNAVAILABLE);
     assert!(response.0.headers().get("set-cookie").is_none());
-    response
-        .assert_text("session store unavailable; try again later")
-        .await;
+    response.assert_text(UNAVAILABLE_BODY).await;
 }

@@ -233,116 +233,44 @@ impl<'r> Responder<'r, 'static> for SessionError {
 }
 
 #[cfg(test)]
+#[path = "../../support/logs.rs"]
+mod test_support;
+
+#[cfg(test)]
 mod tests {
-    use std::io;
-    use std::sync::{Arc, Mutex};
-
     use super::*;
-
-    const ID: &str = "abcdefghijklmnopqrstuvwxyz012345";
-
-    /// Runs `f` with a subscriber that records every event at every level;
-    /// returns what it wrote.
-    fn logged(f: impl FnOnce()) -> String {
-        #[derive(Clone)]
-        struct Buffer(Arc<Mutex<Vec<u8>>>);
-        impl io::Write for Buffer {
-            fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(bytes);
-                Ok(bytes.len())
-            }
-            fn flush(&mut self) -> io::Result<()> {
-                Ok(())
-            }
-        }
-        let buffer = Buffer(Arc::default());
-        let writer = buffer.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish();
-        tracing::subscriber::with_default(subscriber, f);
-        let bytes = buffer.0.lock().unwrap().clone();
-        String::from_utf8(bytes).unwrap()
-    }
+    use crate::test_support::{
+        assert_store_error_logged, assert_unsendable_cookie_logged, logged, pool_timed_out,
+        unsendable_cookie, valid_cookie,
+    };
 
     #[test]
     fn a_cookie_that_cannot_be_a_header_is_logged_not_dropped_silently() {
-        let config = Config::default().with_cookie_domain(Some("exa\nmple.com".to_owned()));
+        let (config, cookie) = unsendable_cookie();
         let mut response = Response::new();
-        let log = logged(|| {
-            adjoin_set_cookie(
-                &mut response,
-                format!("sessionid={ID}; Domain=exa\nmple.com; Path=/"),
-                &config,
-            );
-        });
+        let log = logged(|| adjoin_set_cookie(&mut response, cookie, &config));
         assert_eq!(response.headers().get("Set-Cookie").count(), 0);
-        assert!(log.contains("ERROR"), "{log}");
-        assert!(
-            log.contains("check the session cookie's name, path and domain settings"),
-            "{log}"
-        );
-        assert!(
-            log.contains(r#"cookie_domain=Some("exa\nmple.com")"#),
-            "{log}"
-        );
-        assert!(!log.contains(ID), "the log holds the session ID: {log}");
+        assert_unsendable_cookie_logged(&log);
     }
 
     #[test]
     fn a_valid_cookie_is_adjoined_beside_the_apps_own() {
         let mut response = Response::new();
         response.adjoin_raw_header("Set-Cookie", "theme=dark");
-        let log = logged(|| {
-            adjoin_set_cookie(
-                &mut response,
-                format!("sessionid={ID}; Path=/"),
-                &Config::default(),
-            );
-        });
+        let log = logged(|| adjoin_set_cookie(&mut response, valid_cookie(), &Config::default()));
         let values: Vec<_> = response.headers().get("Set-Cookie").collect();
-        assert_eq!(
-            values,
-            ["theme=dark", format!("sessionid={ID}; Path=/").as_str()]
-        );
+        assert_eq!(values, ["theme=dark", valid_cookie().as_str()]);
         assert!(log.is_empty(), "{log}");
     }
 
     #[test]
     fn a_store_error_logs_its_kind_and_cause_chain_and_answers_without_them() {
-        /// A pool error that does not print its cause.
-        #[derive(Debug)]
-        struct PoolTimedOut(io::Error);
-        impl fmt::Display for PoolTimedOut {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("pool timed out after 5 s")
-            }
-        }
-        impl std::error::Error for PoolTimedOut {
-            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-                Some(&self.0)
-            }
-        }
-        let cause = PoolTimedOut(io::Error::new(
-            io::ErrorKind::ConnectionRefused,
-            "connection refused by db.internal:5432",
-        ));
-        let error = SessionError(session_core::Error::unavailable(cause));
+        let error = SessionError(pool_timed_out());
         let mut response = None;
         let log = logged(|| response = Some(error.response()));
         let mut response = response.unwrap();
         assert_eq!(response.status(), Status::ServiceUnavailable);
-        assert!(log.contains("kind=Unavailable"), "{log}");
-        assert!(log.contains("status=503"), "{log}");
-        assert!(
-            log.contains(
-                "session store unavailable: pool timed out after 5 s: \
-                 connection refused by db.internal:5432"
-            ),
-            "{log}"
-        );
+        assert_store_error_logged(&log);
         let body = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap()

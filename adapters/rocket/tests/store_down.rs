@@ -2,41 +2,15 @@
 //! both when a handler's session call fails and when the fairing's
 //! `finish` does.
 
+#[path = "../../support/down.rs"]
+mod down;
+
+use down::{COOKIE, Down, UNAVAILABLE_BODY};
 use rocket::http::{Header, Status};
 use rocket::local::asynchronous::Client;
 use rocket::{get, post, routes};
-use session_core::{Error, Record, SessionId, SessionManager, SessionStore, async_trait};
+use session_core::SessionManager;
 use session_rocket::{Session, SessionError, SessionFairing};
-
-const COOKIE: &str = "sessionid=abcdefghijklmnopqrstuvwxyz012345";
-const INTERNALS: &str = "db.internal:5432";
-
-fn refused() -> Error {
-    Error::unavailable(std::io::Error::new(
-        std::io::ErrorKind::ConnectionRefused,
-        format!("could not connect to {INTERNALS}: connection refused"),
-    ))
-}
-
-/// Fails every call as a store whose server refuses connections.
-#[derive(Debug)]
-struct Down;
-
-#[async_trait]
-impl SessionStore for Down {
-    async fn create(&self, _: &Record) -> Result<(), Error> {
-        Err(refused())
-    }
-    async fn load(&self, _: &SessionId) -> Result<Option<Record>, Error> {
-        Err(refused())
-    }
-    async fn save(&self, _: &Record) -> Result<(), Error> {
-        Err(refused())
-    }
-    async fn delete(&self, _: &SessionId) -> Result<(), Error> {
-        Err(refused())
-    }
-}
 
 #[get("/read")]
 async fn read(session: Session) -> Result<String, SessionError> {
@@ -71,7 +45,7 @@ async fn a_failed_read_answers_503_without_internals() {
     assert_eq!(response.status(), Status::ServiceUnavailable);
     assert_eq!(
         response.into_string().await.as_deref(),
-        Some("session store unavailable; try again later")
+        Some(UNAVAILABLE_BODY)
     );
 }
 
@@ -84,6 +58,6 @@ async fn a_failed_save_in_finish_answers_503_without_internals() {
     assert_eq!(response.headers().get("Set-Cookie").count(), 0);
     assert_eq!(
         response.into_string().await.as_deref(),
-        Some("session store unavailable; try again later")
+        Some(UNAVAILABLE_BODY)
     );
 }

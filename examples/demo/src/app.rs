@@ -10,6 +10,8 @@
 //! waits for the first 14 bytes of every body before routing, to look for a
 //! `_method` form field.)
 
+use bytes::Buf;
+use futures_util::{Stream, StreamExt};
 use session_core::Session;
 
 use crate::page;
@@ -43,6 +45,42 @@ pub fn declared_too_large(content_length: Option<&[u8]>) -> bool {
         .and_then(|value| std::str::from_utf8(value).ok())
         .and_then(|value| value.trim().parse::<u64>().ok())
         .is_some_and(|length| length > MAX_BODY_BYTES as u64)
+}
+
+/// Reads a request body from `chunks`, keeping no more than one byte past
+/// [`MAX_BODY_BYTES`]: [`body_too_large`] when `content_length` announces
+/// more (before any of the body is read) or when the body passes the limit,
+/// [`body_unreadable`] when a chunk fails. Poem and Warp hand their bodies
+/// to it as streams; Rocket has its own limit (`Data::open`).
+pub async fn read_body<S, B, E>(
+    content_length: Option<&[u8]>,
+    chunks: S,
+    path: &str,
+) -> Result<Vec<u8>, Reply>
+where
+    S: Stream<Item = Result<B, E>>,
+    B: Buf,
+{
+    if declared_too_large(content_length) {
+        return Err(body_too_large(path));
+    }
+    let mut chunks = std::pin::pin!(chunks);
+    let mut body = Vec::new();
+    while let Some(chunk) = chunks.next().await {
+        let mut chunk = chunk.map_err(|_| body_unreadable(path))?;
+        while chunk.has_remaining() {
+            let room = MAX_BODY_BYTES + 1 - body.len();
+            let bytes = chunk.chunk();
+            let taken = bytes.get(..room).unwrap_or(bytes);
+            body.extend_from_slice(taken);
+            let read = taken.len();
+            chunk.advance(read);
+            if body.len() > MAX_BODY_BYTES {
+                return Err(body_too_large(path));
+            }
+        }
+    }
+    Ok(body)
 }
 
 /// The answer to a body above [`MAX_BODY_BYTES`]: 413 with a short message,
@@ -129,5 +167,43 @@ mod tests {
         let page = body_too_large("/cart/add");
         assert_eq!(page.status, 413);
         assert!(page.content_type.starts_with("text/plain"));
+    }
+
+    /// Reads `chunks` (of these sizes) as [`read_body`] does, without a
+    /// `Content-Length`.
+    fn read(sizes: &[usize]) -> Result<usize, u16> {
+        let chunks = sizes
+            .iter()
+            .map(|&n| Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b'a'; n])));
+        let read = read_body(None, futures_util::stream::iter(chunks), "/probe/set");
+        futures_util::FutureExt::now_or_never(read)
+            .expect("a ready stream is read at once")
+            .map(|body| body.len())
+            .map_err(|reply| reply.status)
+    }
+
+    #[test]
+    fn a_body_is_read_up_to_the_limit_and_refused_past_it() {
+        assert_eq!(read(&[]), Ok(0));
+        assert_eq!(read(&[MAX_BODY_BYTES]), Ok(MAX_BODY_BYTES));
+        assert_eq!(read(&[8 * 1024; 8]), Ok(MAX_BODY_BYTES));
+        assert_eq!(read(&[8 * 1024; 9]), Err(413));
+        assert_eq!(read(&[MAX_BODY_BYTES - 1, 1]), Ok(MAX_BODY_BYTES));
+        assert_eq!(read(&[MAX_BODY_BYTES, 1]), Err(413));
+        assert_eq!(read(&[1 << 20]), Err(413));
+        let announced = read_body(
+            Some(b"65537"),
+            futures_util::stream::empty::<Result<bytes::Bytes, std::io::Error>>(),
+            "/probe/set",
+        );
+        let announced = futures_util::FutureExt::now_or_never(announced).expect("ready");
+        assert_eq!(announced.map_err(|reply| reply.status), Err(413));
+        let broken = futures_util::stream::iter([
+            Ok(bytes::Bytes::from_static(b"abc")),
+            Err(std::io::Error::other("reset")),
+        ]);
+        let broken = futures_util::FutureExt::now_or_never(read_body(None, broken, "/cart/add"))
+            .expect("ready");
+        assert_eq!(broken.map_err(|reply| reply.status), Err(400));
     }
 }

@@ -54,16 +54,10 @@ impl PageResponse {
 
     /// A session error: its status and a short plain message that names no
     /// internals (no host, no query); the error's kind and whole cause
-    /// chain go to a `tracing` error.
+    /// chain go to a `tracing` error ([`Error::log_response`]).
     pub fn error(error: &Error) -> Self {
-        let status = error.http_status();
-        tracing::error!(
-            kind = ?error.kind(),
-            status,
-            error = %error.report(),
-            "session error on the demo page"
-        );
-        PageResponse::plain(status, error.public_message())
+        error.log_response();
+        PageResponse::plain(error.http_status(), error.public_message())
     }
 }
 

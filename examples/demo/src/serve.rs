@@ -27,7 +27,9 @@ pub async fn poem(
         let method = req.method().as_str().to_owned();
         let path = req.uri().path().to_owned();
         let query = req.uri().query().map(str::to_owned);
-        let reply = match poem_body(&mut req, &path).await {
+        let chunks = req.take_body().into_bytes_stream();
+        let length = req.headers().get(poem::http::header::CONTENT_LENGTH);
+        let reply = match app::read_body(length.map(|v| v.as_bytes()), chunks, &path).await {
             Ok(body) => app::dispatch(&session, &method, &path, query.as_deref(), &body).await,
             Err(refused) => refused,
         };
@@ -45,58 +47,6 @@ pub async fn poem(
     .with(SessionMiddleware::new(sessions));
     let acceptor = TcpAcceptor::from_tokio(listener)?;
     Server::new_with_acceptor(acceptor).run(endpoint).await
-}
-
-/// Reads at most [`app::MAX_BODY_BYTES`] of a Poem request's body.
-async fn poem_body(req: &mut poem::Request, path: &str) -> Result<Vec<u8>, Reply> {
-    use tokio::io::AsyncReadExt;
-
-    let length = req.headers().get(poem::http::header::CONTENT_LENGTH);
-    if app::declared_too_large(length.map(|value| value.as_bytes())) {
-        return Err(app::body_too_large(path));
-    }
-    let mut body = Vec::new();
-    req.take_body()
-        .into_async_read()
-        .take(app::MAX_BODY_BYTES as u64 + 1)
-        .read_to_end(&mut body)
-        .await
-        .map_err(|_| app::body_unreadable(path))?;
-    if body.len() > app::MAX_BODY_BYTES {
-        return Err(app::body_too_large(path));
-    }
-    Ok(body)
-}
-
-/// Reads at most [`app::MAX_BODY_BYTES`] of a Warp request's body, chunk by
-/// chunk, keeping no more than one byte past the limit.
-async fn warp_body<S, B>(length: Option<String>, stream: S, path: &str) -> Result<Vec<u8>, Reply>
-where
-    S: futures_util::Stream<Item = Result<B, warp::Error>>,
-    B: bytes::Buf,
-{
-    use futures_util::StreamExt;
-
-    if app::declared_too_large(length.as_deref().map(str::as_bytes)) {
-        return Err(app::body_too_large(path));
-    }
-    let mut stream = std::pin::pin!(stream);
-    let mut body = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let mut chunk = chunk.map_err(|_| app::body_unreadable(path))?;
-        while chunk.has_remaining() {
-            let room = app::MAX_BODY_BYTES + 1 - body.len();
-            let bytes = chunk.chunk();
-            let taken = bytes.get(..room).unwrap_or(bytes);
-            body.extend_from_slice(taken);
-            let read = taken.len();
-            chunk.advance(read);
-            if body.len() > app::MAX_BODY_BYTES {
-                return Err(app::body_too_large(path));
-            }
-        }
-    }
-    Ok(body)
 }
 
 fn warp_response(reply: Reply) -> warp::reply::Response {
@@ -145,7 +95,8 @@ pub async fn warp(
              body,
              session: Session| async move {
                 let query = (!query.is_empty()).then_some(query);
-                let reply = match warp_body(length, body, path.as_str()).await {
+                let length = length.as_deref().map(str::as_bytes);
+                let reply = match app::read_body(length, body, path.as_str()).await {
                     Ok(body) => {
                         app::dispatch(
                             &session,

@@ -10,34 +10,12 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use fred::prelude::LuaInterface;
 use session_core::{SessionId, SessionManager, SessionStore};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const FRAMEWORKS: [&str; 3] = ["poem", "warp", "rocket"];
-
-async fn start(framework: &str, store: impl SessionStore) -> SocketAddr {
-    let sessions = SessionManager::new(store);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    match framework {
-        "poem" => drop(tokio::spawn(session_demo::serve::poem(sessions, listener))),
-        "warp" => drop(tokio::spawn(session_demo::serve::warp(sessions, listener))),
-        _ => {
-            drop(listener);
-            drop(tokio::spawn(session_demo::serve::rocket(sessions, addr)));
-        }
-    }
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            return addr;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{framework} did not start on {addr}");
-}
 
 /// Sends one request with `sessionid=<id>`; returns the status and the ID
 /// a `Set-Cookie` hands out, if any. A closed connection without an answer
@@ -70,7 +48,9 @@ async fn request(addr: SocketAddr, method: &str, target: &str, id: &str) -> (u16
 /// session, each time) and a write (a fresh ID).
 async fn check_every_framework(store: impl SessionStore + Clone, planted: &[(&str, String)]) {
     for framework in FRAMEWORKS {
-        let addr = start(framework, store.clone()).await;
+        let (addr, _server) = common::spawn(framework, SessionManager::new(store.clone()))
+            .await
+            .unwrap_or_else(|e| panic!("{framework}: {e}"));
         for (what, id) in planted {
             for round in 1..=2 {
                 assert_eq!(

@@ -23,8 +23,6 @@
 pub mod common;
 
 use std::net::SocketAddr;
-use std::sync::Once;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use session_conformance::ServerSpec;
@@ -60,26 +58,11 @@ pub async fn start(framework: &str) -> SocketAddr {
         .unwrap_or_else(|e| panic!("{framework} did not start: {e}"))
 }
 
-static SERVER_PANICS: AtomicUsize = AtomicUsize::new(0);
-
-/// Counts panics on the runtime's worker threads, where the servers run
-/// (the test bodies run on their own threads), keeping the default report.
-pub fn watch_panics() {
-    static HOOK: Once = Once::new();
-    HOOK.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if std::thread::current().name() == Some("tokio-runtime-worker") {
-                SERVER_PANICS.fetch_add(1, Ordering::SeqCst);
-            }
-            previous(info);
-        }));
-    });
-}
-
-/// How many panics the server threads have had so far.
+/// How many panics the runtime's worker threads, where the servers run (the
+/// test bodies run on their own threads), have had since
+/// [`common::servers::watch_panics`].
 pub fn server_panics() -> usize {
-    SERVER_PANICS.load(Ordering::SeqCst)
+    common::servers::panics_in("tokio-runtime-worker").len()
 }
 
 // ---------------------------------------------------------------------------
@@ -608,7 +591,7 @@ pub fn neighbour_cases(real: &str) -> Vec<Case> {
 
 /// Checks [`neighbour_cases`] against `framework`; panics on a problem.
 pub async fn check_neighbours(framework: &str) {
-    watch_panics();
+    common::servers::watch_panics();
     let addr = start(framework).await;
     let real = real_session(addr).await;
     let mut problems = Vec::new();
@@ -641,7 +624,7 @@ pub async fn check_neighbours(framework: &str) {
 
 /// Checks [`hostile_cases`] against `framework`; panics on a problem.
 pub async fn check_hostile(framework: &str) {
-    watch_panics();
+    common::servers::watch_panics();
     let addr = start(framework).await;
     let (rows, _) = run_hostile(framework, addr)
         .await
@@ -724,7 +707,7 @@ fn chunked(target: &str, total: usize, finish: bool) -> Vec<u8> {
 
 /// Checks the 64 KiB body limit of `framework`; panics on a problem.
 pub async fn check_body_limits(framework: &str) {
-    watch_panics();
+    common::servers::watch_panics();
     let addr = start(framework).await;
     let set = "/probe/set?k=a&v=1";
     let full = vec![b'a'; LIMIT + 1];

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use session_conformance::ServerSpec;
 use session_core::{MemoryStore, SessionManager, SessionStore};
+use tokio::task::JoinHandle;
 
 pub mod servers;
 
@@ -22,24 +23,36 @@ pub async fn start(
     let sessions = SessionManager::new(store)
         .with_config(spec.config)
         .map_err(std::io::Error::other)?;
+    let (addr, _detached) = spawn(framework, sessions).await?;
+    Ok(addr)
+}
+
+/// Spawns the demo's `serve::<framework>` over `sessions` on a loopback
+/// port, on the current runtime; returns the address once it accepts
+/// connections, and the server's task.
+pub async fn spawn(
+    framework: &str,
+    sessions: SessionManager,
+) -> std::io::Result<(SocketAddr, JoinHandle<std::io::Result<()>>)> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    match framework {
-        "poem" => drop(tokio::spawn(session_demo::serve::poem(sessions, listener))),
-        "warp" => drop(tokio::spawn(session_demo::serve::warp(sessions, listener))),
+    let task = match framework {
+        "poem" => tokio::spawn(session_demo::serve::poem(sessions, listener)),
+        "warp" => tokio::spawn(session_demo::serve::warp(sessions, listener)),
         "rocket" => {
             // Rocket binds by itself: hand it the port just freed.
             drop(listener);
-            drop(tokio::spawn(session_demo::serve::rocket(sessions, addr)));
+            tokio::spawn(session_demo::serve::rocket(sessions, addr))
         }
         other => return Err(std::io::Error::other(format!("unknown framework {other}"))),
-    }
-    for _ in 0..200 {
+    };
+    for _ in 0..400 {
         if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            return Ok(addr);
+            return Ok((addr, task));
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+    task.abort();
     Err(std::io::Error::other(format!(
         "{framework} did not start listening on {addr}"
     )))

@@ -11,7 +11,6 @@ use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Once};
 use std::time::{Duration, Instant};
 
@@ -21,6 +20,7 @@ use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use session_core::{Config, SessionManager, SessionStore};
+use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 // ---------------------------------------------------------------------------
@@ -33,42 +33,17 @@ pub fn free_port() -> u16 {
     listener.local_addr().expect("local address").port()
 }
 
-/// A directory under the system's temp dir, removed on drop.
-#[derive(Debug)]
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    /// Creates `<tmp>/<prefix>-<pid>-<n>`, readable by every user (the
-    /// PostgreSQL server runs as `postgres` inside it).
-    pub fn new(prefix: &str) -> TempDir {
-        static COUNT: AtomicU64 = AtomicU64::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "{prefix}-{}-{}",
-            std::process::id(),
-            COUNT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create a temporary directory");
-        set_mode(&path, 0o755);
-        TempDir(path)
-    }
-
-    /// Its path.
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn set_mode(path: &Path, mode: u32) {
+/// A directory `<tmp>/<prefix>…`, removed on drop, that every user may
+/// enter (the PostgreSQL server runs as `postgres` inside it).
+fn temp_dir(prefix: &str) -> TempDir {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .expect("create a temporary directory");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
         .expect("chmod a temporary directory");
+    dir
 }
 
 /// Sends `signal` (`KILL`, `STOP`, `CONT`) to `pids` with kill(1).
@@ -148,7 +123,7 @@ impl Redis {
     /// Starts one on a free port and waits until it answers PING.
     pub async fn start() -> Redis {
         let mut redis = Redis {
-            dir: TempDir::new("session-demo-redis"),
+            dir: temp_dir("session-demo-redis-"),
             port: free_port(),
             child: None,
             kills: 0,
@@ -328,7 +303,7 @@ impl Postgres {
     /// Creates a cluster, starts it on a free port and waits until it
     /// answers a query.
     pub async fn start() -> Postgres {
-        let dir = TempDir::new("session-demo-postgres");
+        let dir = temp_dir("session-demo-postgres-");
         let user = is_root().then(postgres_user);
         let data = dir.path().join("data");
         std::fs::create_dir(&data).expect("create the data directory");
@@ -534,31 +509,14 @@ impl App {
         let sessions = SessionManager::new(store)
             .with_config(config)
             .expect("a valid session config");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let (addr, task) = super::spawn(framework, sessions)
             .await
-            .expect("bind a loopback port");
-        let addr = listener.local_addr().expect("local address");
-        let task = match framework {
-            "poem" => tokio::spawn(session_demo::serve::poem(sessions, listener)),
-            "warp" => tokio::spawn(session_demo::serve::warp(sessions, listener)),
-            "rocket" => {
-                // Rocket binds by itself: hand it the port just freed.
-                drop(listener);
-                tokio::spawn(session_demo::serve::rocket(sessions, addr))
-            }
-            other => panic!("unknown framework {other}"),
-        };
-        for _ in 0..400 {
-            if tokio::net::TcpStream::connect(addr).await.is_ok() {
-                return App {
-                    framework,
-                    addr,
-                    task,
-                };
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
+            .unwrap_or_else(|e| panic!("the demo app did not start: {e}"));
+        App {
+            framework,
+            addr,
+            task,
         }
-        panic!("{framework} did not start listening on {addr}");
     }
 
     /// Whether the server task still runs (it ends only if it failed or
