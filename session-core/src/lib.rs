@@ -85,6 +85,9 @@
 //! | [`store`] | the [`SessionStore`] contract and [`Capabilities`] |
 //! | [`record`] | [`Record`], what a store keeps |
 //! | [`memory`] | [`MemoryStore`] |
+//! | [`cached`] | [`CachedStore`]: a cache in front of a database (Django's `cached_db`) |
+//! | [`hashed`] | [`HashedIds`]: session IDs hashed at rest, so a leaked store holds no usable cookie |
+//! | [`housekeeping`] | [`ClearExpired`]: Django's `clearsessions` as a background task |
 //! | [`config`] | [`Config`] |
 //! | [`clock`] | [`Clock`], [`SystemClock`], [`ManualClock`] |
 //! | [`error`] | [`Error`] and [`ErrorKind`] |
@@ -98,11 +101,14 @@
     )
 )]
 
+pub mod cached;
 pub mod clock;
 pub mod config;
 mod cookie;
 pub mod error;
 pub mod expiry;
+pub mod hashed;
+pub mod housekeeping;
 pub mod id;
 pub mod lifecycle;
 pub mod memory;
@@ -112,10 +118,13 @@ mod state;
 pub mod store;
 
 pub use async_trait::async_trait;
+pub use cached::CachedStore;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Config, ConfigError, SameSite};
 pub use error::{BoxError, Error, ErrorKind};
 pub use expiry::Expiry;
+pub use hashed::HashedIds;
+pub use housekeeping::{ClearExpired, ClearExpiredHandle};
 pub use id::{InvalidSessionId, SessionId};
 pub use lifecycle::{Outcome, SessionManager};
 pub use memory::MemoryStore;

@@ -1,0 +1,51 @@
+//! `CachedStore` (a `MemoryStore` cache in front of `PostgresStore`)
+//! certified by the conformance kit against a real PostgreSQL: one schema
+//! and one fresh cache per case, the schema dropped afterwards.
+//!
+//! No manual clock: PostgreSQL decides expiry by its own clock, as in
+//! `conformance.rs`.
+
+use session_conformance::Namespace;
+use session_core::{CachedStore, Capabilities, MemoryStore};
+use session_store_postgres::PostgresStore;
+use sqlx::{AssertSqlSafe, PgPool};
+use tokio::sync::OnceCell;
+
+static POOL: OnceCell<PgPool> = OnceCell::const_new();
+
+fn url() -> String {
+    std::env::var("SESSION_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+async fn pool() -> Result<PgPool, session_core::Error> {
+    POOL.get_or_try_init(|| async {
+        PostgresStore::connect(&url())
+            .await
+            .map(|s| s.pool().clone())
+    })
+    .await
+    .cloned()
+}
+
+session_conformance::store_suite!(
+    "cached-memory-postgres",
+    |ns: Namespace| async move {
+        let db = PostgresStore::new(pool().await?).with_table(ns.name(), "sessions")?;
+        db.migrate().await?;
+        Ok::<_, session_core::Error>(CachedStore::new(MemoryStore::new(), db))
+    },
+    capabilities = Capabilities::ALL,
+    teardown = |ns: Namespace| async move {
+        if let Ok(pool) = pool().await {
+            let _ = sqlx::query(AssertSqlSafe(format!(
+                "DROP SCHEMA IF EXISTS \"{}\" CASCADE",
+                ns.name()
+            )))
+            .execute(&pool)
+            .await;
+        }
+    },
+    unavailable_hint = "start PostgreSQL (`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`) \
+                        or point SESSION_TEST_POSTGRES_URL at one; scripts/test starts a throwaway one",
+);
