@@ -58,9 +58,72 @@
 //! - **Crash**: what Redis persists is what survives; with persistence off
 //!   a restart logs everyone out (the store itself reconnects, see below).
 //! - **Connection**: `redis://`, `redis-cluster://`, `redis-sentinel://`
-//!   URLs; `rediss://` with the `tls` feature (without it, such a URL is
-//!   refused rather than tried in clear text). Or bring your own fred
+//!   URLs (see [below](#redis-cluster-and-sentinel)); `rediss://` with the
+//!   `tls` feature (without it, such a URL is refused rather than tried in
+//!   clear text). Or a fred [`Config`](fred::prelude::Config) with
+//!   [`RedisStore::connect_config`], or your own fred
 //!   [`Pool`](fred::prelude::Pool) with [`RedisStore::new`].
+//!
+//! # Redis Cluster and Sentinel
+//!
+//! The store runs unchanged on each deployment fred connects to; the URL
+//! picks it ([`Config::from_url`](fred::prelude::Config::from_url)):
+//!
+//! | deployment | URL |
+//! |---|---|
+//! | one server | `redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]` |
+//! | Redis Cluster | `redis-cluster://[[USER]:PASSWORD@]HOST[:PORT][?node=HOST2:PORT2&node=HOST3:PORT3]` |
+//! | Sentinel | `redis-sentinel://[[USER]:PASSWORD@]HOST[:PORT][/DB]?sentinelServiceName=NAME[&node=HOST2:PORT2]` |
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), session_core::Error> {
+//! use session_store_redis::RedisStore;
+//!
+//! let cluster = RedisStore::connect(
+//!     "redis-cluster://10.0.0.1:6379?node=10.0.0.2:6379&node=10.0.0.3:6379",
+//! )
+//! .await?;
+//! let behind_sentinel = RedisStore::connect(
+//!     "redis-sentinel://10.0.0.1:26379?sentinelServiceName=mymaster&node=10.0.0.2:26379",
+//! )
+//! .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! - **Cluster**: one reachable node is enough, fred learns the others
+//!   from it (list more with `node=` in case the first is down). The
+//!   first node's port defaults to 6379, each `node=` needs its own; a
+//!   database number is ignored (a cluster only has database 0). Each session is one key, `{prefix}{{{id}}}`, and every
+//!   command and script of the store names that one key in `KEYS`, so it
+//!   runs on the master that owns the key's slot; sessions spread over the
+//!   masters by ID. The store never sends a multi-key command, `SCAN` or
+//!   `KEYS` (to list a prefix's keys on a cluster, `SCAN` each master).
+//!   The whole conformance suite passes on a three-master cluster
+//!   (`tests/conformance_cluster.rs`).
+//! - **Sentinel**: `HOST:PORT` and each `node=` are the *sentinels* (port
+//!   26379 when left out), not the Redis servers, and `sentinelServiceName`
+//!   (required) is the master's name in the sentinels'
+//!   `sentinel monitor NAME ...`; each `node=` needs its port.
+//!   fred asks the sentinels for the current master, connects to it, and
+//!   follows a failover; the path's database number applies to the master.
+//!   The URL's `USER:PASSWORD` is used for the master and the sentinels
+//!   alike. Sentinels with credentials of their own take
+//!   `&sentinelUsername=U&sentinelPassword=P` with this crate's
+//!   `sentinel-auth` feature; with it, the sentinels get only those
+//!   (none when left out), and without it those two parameters are ignored.
+//! - TLS: `rediss-cluster://` and `rediss-sentinel://`, with the `tls`
+//!   feature.
+//! - Settings no URL carries (a cluster discovery policy, a credential
+//!   provider, a TLS connector): build a fred
+//!   [`Config`](fred::prelude::Config) and call
+//!   [`RedisStore::connect_config`].
+//!
+//! # Features
+//!
+//! | feature | default | |
+//! |---|---|---|
+//! | `tls` | off | `rediss://` URLs (all three deployments), through fred's rustls support |
+//! | `sentinel-auth` | off | separate sentinel credentials (`sentinelUsername`, `sentinelPassword`), through fred's feature of that name |
 //!
 //! # Failure policy
 //!

@@ -170,6 +170,45 @@ impl RedisStore {
                 return Err(RedisError::TlsDisabled.into_core());
             }
         }
+        Self::connect_config(config, options).await
+    }
+
+    /// Connects a pool built from a fred [`Config`] with `options`, as
+    /// [`RedisStore::connect_with`] does with the config a URL describes:
+    /// for settings no URL can carry (a cluster discovery policy, a
+    /// credential provider, TLS details).
+    ///
+    /// `options` decide the reconnect policy, the connect and command
+    /// timeouts and the pool size, and `fail_fast` is always on (a refused
+    /// connection fails `connect` at once, as with a URL); every other
+    /// setting of `config` (the servers, credentials, database, TLS) is
+    /// used as it is.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), session_core::Error> {
+    /// use fred::prelude::{Config, ServerConfig};
+    /// use session_store_redis::{RedisOptions, RedisStore};
+    ///
+    /// let config = Config {
+    ///     server: ServerConfig::new_clustered(vec![
+    ///         ("10.0.0.1", 6379),
+    ///         ("10.0.0.2", 6379),
+    ///         ("10.0.0.3", 6379),
+    ///     ]),
+    ///     ..Config::default()
+    /// };
+    /// let store = RedisStore::connect_config(config, RedisOptions::default()).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`RedisStore::connect_with`], less the URL's own mistakes.
+    pub async fn connect_config(mut config: Config, options: RedisOptions) -> Result<Self, Error> {
+        options.check().map_err(RedisError::into_core)?;
+        // The failure policy promises a refused first connection fails at
+        // once; with fail_fast off fred would retry until the timeout.
+        config.fail_fast = true;
         let servers = error::servers(&config);
         let connect_timeout = options.connect_timeout();
         let (min, max) = options.reconnect_backoff();
@@ -403,7 +442,26 @@ impl SessionStore for RedisStore {
 mod tests {
     use session_core::{ErrorKind, Record, SessionData, SessionId, time::OffsetDateTime};
 
-    use super::{deadline, decode, has_script_head};
+    use super::{SAVE, TOUCH, deadline, decode, has_script_head};
+
+    /// Redis Cluster runs a script on the master of its keys' slot and
+    /// refuses one that touches a key it was not given: every call of each
+    /// script must be on `KEYS[1]`, the session's own key.
+    #[test]
+    fn the_scripts_touch_only_the_key_they_are_given() {
+        for (name, script) in [("SAVE", SAVE), ("TOUCH", TOUCH)] {
+            let calls: Vec<&str> = script.split("redis.call(").skip(1).collect();
+            assert!(!calls.is_empty(), "{name} calls nothing");
+            for call in calls {
+                let key = call.split([',', ')']).nth(1).map(str::trim);
+                assert!(
+                    key == Some("KEYS[1]"),
+                    "{name}: a call on something other than KEYS[1]: redis.call({call}"
+                );
+            }
+            assert!(!script.contains("KEYS[2]"), "{name} uses a second key");
+        }
+    }
 
     #[test]
     fn the_deadline_is_the_last_live_millisecond_and_always_valid_for_pxat() {

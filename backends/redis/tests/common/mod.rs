@@ -1,8 +1,10 @@
 //! The Redis every test of this crate uses, with a message that says how to
-//! start one when it is missing, and throwaway servers for the tests that
-//! break one on purpose.
+//! start one when it is missing, throwaway servers for the tests that
+//! break one on purpose, and a throwaway cluster ([`cluster`]).
 // Each test file uses a different part of this module.
 #![allow(dead_code)]
+
+pub(crate) mod cluster;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
