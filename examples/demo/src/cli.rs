@@ -13,11 +13,17 @@ session-demo: Django-grade sessions over any framework and any store
 
 USAGE:
     session-demo [FLAGS]                         serve the demo page and the probe routes
-    session-demo clear-expired --store STORE     remove expired sessions, print how many
+    session-demo clear-expired --store STORE     remove expired sessions once, print how many
+    session-demo clear-expired --store STORE --every 60s
+                                                 remove them in the background until Ctrl-C
+                                                 (--every takes 500ms, 60s, 5m, 1h; plain numbers are seconds)
 
 FLAGS:
-    --framework rocket|warp|poem     the web framework (default: poem)
+    --framework rocket|warp|poem|axum|actix  the web framework (default: poem)
     --store STORE                    memory | file[:DIR] | redis://HOST[:PORT] | postgres://USER@HOST/DB
+                                     | cached:CACHE+DB (e.g. cached:redis://HOST+postgres://USER@HOST/DB)
+                                     | redis-cluster://HOST:PORT?node=HOST2:PORT2&node=...
+                                     | redis-sentinel://HOST:PORT?sentinelServiceName=NAME&node=...
                                      (default: file, in a `sessions` folder under the OS temp dir)
     --addr HOST:PORT                 where to listen (default: 127.0.0.1:8000)
     --cookie-name NAME               default: sessionid
@@ -28,6 +34,11 @@ FLAGS:
     --same-site lax|strict|none      default: lax
     --browser-close                  sessions end when the browser closes
     --save-every-request             save (and renew the cookie) on every request
+    --hash-ids                       keep only a SHA-256 of each session ID in the store, so a
+                                     leaked dump holds no usable cookie (switching it on or off
+                                     logs everyone out)
+    --hash-ids-key-env VAR           like --hash-ids, with HMAC-SHA256 keyed by the environment
+                                     variable VAR (at least 32 bytes, e.g. `openssl rand -hex 32`)
     -h, --help                       this text
 
 LIMITS:
@@ -46,6 +57,10 @@ pub enum Framework {
     Warp,
     /// session-poem.
     Poem,
+    /// session-tower, with axum.
+    Axum,
+    /// session-actix, with actix-web 4.
+    Actix,
 }
 
 /// Where sessions live.
@@ -59,6 +74,9 @@ pub enum StoreChoice {
     Redis(String),
     /// A PostgreSQL URL.
     Postgres(String),
+    /// `cached:CACHE+DB`: the first store as a cache in front of the
+    /// second (Django's `cached_db`); neither is itself cached.
+    Cached(Box<StoreChoice>, Box<StoreChoice>),
 }
 
 /// What to do.
@@ -67,7 +85,7 @@ pub enum Command {
     /// Serve the demo.
     Serve(Options),
     /// Remove expired sessions.
-    ClearExpired(StoreChoice),
+    ClearExpired(StoreChoice, Option<std::time::Duration>),
     /// Print the usage.
     Help,
 }
@@ -83,9 +101,50 @@ pub struct Options {
     pub addr: SocketAddr,
     /// The session settings.
     pub config: Config,
+    /// Whether the store keeps session IDs or their hashes.
+    pub hash_ids: HashIds,
+}
+
+/// How the store keeps session IDs (`--hash-ids`, `--hash-ids-key-env`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum HashIds {
+    /// As they are (the default).
+    #[default]
+    Off,
+    /// As their SHA-256.
+    Sha256,
+    /// As their HMAC-SHA256 under the key in this environment variable.
+    KeyFromEnv(String),
+}
+
+/// `--every`: `500ms`, `60s`, `5m`, `1h`, or whole seconds.
+fn parse_every(text: &str) -> Result<std::time::Duration, String> {
+    let (number, unit_ms) = if let Some(n) = text.strip_suffix("ms") {
+        (n, 1)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1_000)
+    } else if let Some(n) = text.strip_suffix('m') {
+        (n, 60_000)
+    } else if let Some(n) = text.strip_suffix('h') {
+        (n, 3_600_000)
+    } else {
+        (text, 1_000)
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit_ms))
+        .filter(|&ms| ms > 0)
+        .map(std::time::Duration::from_millis)
+        .ok_or_else(|| {
+            format!("--every takes a positive duration such as 500ms, 60s, 5m or 1h, not `{text}`")
+        })
 }
 
 fn parse_store(text: &str) -> Result<StoreChoice, String> {
+    if let Some(pair) = text.strip_prefix("cached:") {
+        return parse_cached(pair);
+    }
     match text {
         "memory" => Ok(StoreChoice::Memory),
         "file" => Ok(StoreChoice::File(None)),
@@ -96,16 +155,46 @@ fn parse_store(text: &str) -> Result<StoreChoice, String> {
             }
             Ok(StoreChoice::File(Some(PathBuf::from(dir))))
         }
-        _ if text.starts_with("redis://") || text.starts_with("rediss://") => {
+        // fred's schemes: one server, a cluster, a server behind Sentinel.
+        _ if [
+            "redis://",
+            "rediss://",
+            "redis-cluster://",
+            "rediss-cluster://",
+            "redis-sentinel://",
+            "rediss-sentinel://",
+        ]
+        .iter()
+        .any(|scheme| text.starts_with(scheme)) =>
+        {
             Ok(StoreChoice::Redis(text.to_owned()))
         }
         _ if text.starts_with("postgres://") || text.starts_with("postgresql://") => {
             Ok(StoreChoice::Postgres(text.to_owned()))
         }
         _ => Err(format!(
-            "unknown store `{text}`: use memory, file, file:DIR, redis://HOST:PORT or postgres://USER@HOST/DB"
+            "unknown store `{text}`: use memory, file, file:DIR, redis://HOST:PORT, postgres://USER@HOST/DB \
+             or cached:CACHE+DB"
         )),
     }
+}
+
+/// `CACHE+DB`: split at the first `+` after which both halves are stores
+/// (a URL's password may hold a `+` too).
+fn parse_cached(pair: &str) -> Result<StoreChoice, String> {
+    let usage = "--store cached:CACHE+DB takes two stores, e.g. \
+                 cached:redis://127.0.0.1:6379+postgres://USER@HOST/DB or cached:memory+postgres://USER@HOST/DB";
+    for (at, _) in pair.match_indices('+') {
+        let (cache, db) = pair.split_at(at);
+        let db = db.strip_prefix('+').unwrap_or(db);
+        if cache.starts_with("cached:") || db.starts_with("cached:") {
+            return Err(format!("{usage}; a cached store cannot hold another"));
+        }
+        if let (Ok(cache), Ok(db)) = (parse_store(cache), parse_store(db)) {
+            return Ok(StoreChoice::Cached(Box::new(cache), Box::new(db)));
+        }
+    }
+    Err(usage.to_owned())
 }
 
 fn parse_bool(flag: &str, text: &str) -> Result<bool, String> {
@@ -128,7 +217,9 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
         store: StoreChoice::File(None),
         addr: SocketAddr::from(([127, 0, 0, 1], 8000)),
         config: Config::default(),
+        hash_ids: HashIds::Off,
     };
+    let mut every = None;
     let mut store_given = false;
     while let Some(flag) = args.next() {
         if flag == "-h" || flag == "--help" {
@@ -144,9 +235,11 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
                     "rocket" => Framework::Rocket,
                     "warp" => Framework::Warp,
                     "poem" => Framework::Poem,
+                    "axum" => Framework::Axum,
+                    "actix" => Framework::Actix,
                     other => {
                         return Err(format!(
-                            "unknown framework `{other}`: use rocket, warp or poem"
+                            "unknown framework `{other}`: use rocket, warp, poem, axum or actix"
                         ));
                     }
                 }
@@ -214,6 +307,16 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
             }
             "--browser-close" => options.config = options.config.with_expire_at_browser_close(true),
             "--save-every-request" => options.config = options.config.with_save_every_request(true),
+            "--hash-ids" => {
+                if options.hash_ids == HashIds::Off {
+                    options.hash_ids = HashIds::Sha256;
+                }
+            }
+            "--hash-ids-key-env" => {
+                options.hash_ids = HashIds::KeyFromEnv(value("--hash-ids-key-env")?);
+            }
+            "--every" if clear_expired => every = Some(parse_every(&value("--every")?)?),
+            "--every" => return Err("--every belongs to clear-expired (see --help)".to_owned()),
             other => return Err(format!("unknown argument `{other}` (see --help)")),
         }
     }
@@ -221,7 +324,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
         if !store_given {
             return Err("clear-expired needs --store STORE".to_owned());
         }
-        return Ok(Command::ClearExpired(options.store));
+        return Ok(Command::ClearExpired(options.store, every));
     }
     Ok(Command::Serve(options))
 }
@@ -274,12 +377,117 @@ mod tests {
     }
 
     #[test]
+    fn cluster_and_sentinel_urls_select_redis_as_given() {
+        for url in [
+            "redis-cluster://127.0.0.1:7000?node=127.0.0.1:7001&node=127.0.0.1:7002",
+            "rediss-cluster://h:7000",
+            "redis-sentinel://h:26379?sentinelServiceName=mymaster&node=h2:26379",
+        ] {
+            assert_eq!(
+                parse_store(url),
+                Ok(StoreChoice::Redis(url.to_owned())),
+                "{url}"
+            );
+        }
+        assert!(USAGE.contains("redis-cluster://"), "{USAGE}");
+    }
+
+    #[test]
     fn clear_expired_takes_a_store() {
         assert_eq!(
             parse(args("clear-expired --store file:/tmp/s")).unwrap(),
-            Command::ClearExpired(StoreChoice::File(Some("/tmp/s".into())))
+            Command::ClearExpired(StoreChoice::File(Some("/tmp/s".into())), None)
         );
         assert!(parse(args("clear-expired")).is_err());
+    }
+
+    #[test]
+    fn clear_expired_every_runs_in_the_background() {
+        use std::time::Duration as StdDuration;
+        for (text, every) in [
+            ("500ms", StdDuration::from_millis(500)),
+            ("60s", StdDuration::from_secs(60)),
+            ("5m", StdDuration::from_secs(300)),
+            ("1h", StdDuration::from_secs(3600)),
+            ("90", StdDuration::from_secs(90)),
+        ] {
+            assert_eq!(
+                parse(args(&format!(
+                    "clear-expired --store memory --every {text}"
+                )))
+                .unwrap(),
+                Command::ClearExpired(StoreChoice::Memory, Some(every)),
+                "{text}"
+            );
+        }
+        for bad in ["0s", "soon", "-5m", "1d"] {
+            let error =
+                parse(args(&format!("clear-expired --store memory --every {bad}"))).unwrap_err();
+            assert!(error.contains("positive duration"), "{bad}: {error}");
+        }
+        let error = parse(args("--every 60s")).unwrap_err();
+        assert!(error.contains("clear-expired"), "{error}");
+    }
+
+    #[test]
+    fn hash_ids_flags_choose_the_hash() {
+        let hash_ids = |line: &str| match parse(args(line)).unwrap() {
+            Command::Serve(options) => options.hash_ids,
+            other => panic!("not serve: {other:?}"),
+        };
+        assert_eq!(hash_ids(""), HashIds::Off);
+        assert_eq!(hash_ids("--hash-ids"), HashIds::Sha256);
+        assert_eq!(
+            hash_ids("--hash-ids-key-env SESSION_KEY"),
+            HashIds::KeyFromEnv("SESSION_KEY".into())
+        );
+        assert_eq!(
+            hash_ids("--hash-ids-key-env SESSION_KEY --hash-ids"),
+            HashIds::KeyFromEnv("SESSION_KEY".into()),
+            "--hash-ids does not drop the key"
+        );
+        assert!(parse(args("--hash-ids-key-env")).is_err());
+        assert!(USAGE.contains("--hash-ids-key-env VAR"), "{USAGE}");
+    }
+
+    #[test]
+    fn cached_takes_a_cache_and_a_database() {
+        let store = |text: &str| parse_store(text);
+        assert_eq!(
+            store("cached:redis://127.0.0.1:6379+postgres://postgres@127.0.0.1/test"),
+            Ok(StoreChoice::Cached(
+                Box::new(StoreChoice::Redis("redis://127.0.0.1:6379".into())),
+                Box::new(StoreChoice::Postgres(
+                    "postgres://postgres@127.0.0.1/test".into()
+                )),
+            ))
+        );
+        assert_eq!(
+            store("cached:memory+postgres://u@h/db"),
+            Ok(StoreChoice::Cached(
+                Box::new(StoreChoice::Memory),
+                Box::new(StoreChoice::Postgres("postgres://u@h/db".into())),
+            ))
+        );
+        // A `+` in a password is not the separator.
+        assert_eq!(
+            store("cached:redis://:a+b@h:6379+postgres://u@h/db"),
+            Ok(StoreChoice::Cached(
+                Box::new(StoreChoice::Redis("redis://:a+b@h:6379".into())),
+                Box::new(StoreChoice::Postgres("postgres://u@h/db".into())),
+            ))
+        );
+        for bad in [
+            "cached:",
+            "cached:memory",
+            "cached:memory+",
+            "cached:mongo://x+memory",
+        ] {
+            let err = store(bad).unwrap_err();
+            assert!(err.contains("cached:CACHE+DB"), "{bad}: {err}");
+        }
+        let err = store("cached:cached:memory+memory+memory").unwrap_err();
+        assert!(err.contains("cannot hold another"), "{err}");
     }
 
     #[test]
@@ -292,7 +500,7 @@ mod tests {
     #[test]
     fn bad_flags_say_what_to_type() {
         for (line, hint) in [
-            ("--framework django", "rocket, warp or poem"),
+            ("--framework django", "rocket, warp, poem, axum or actix"),
             ("--store mongo://x", "memory, file"),
             ("--addr nowhere", "HOST:PORT"),
             ("--cookie-age soon", "whole seconds"),

@@ -21,4 +21,6 @@ pub mod app;
 pub mod cli;
 pub mod page;
 pub mod serve;
+pub mod serve_actix;
+pub mod serve_axum;
 pub mod stores;

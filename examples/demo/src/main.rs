@@ -3,17 +3,14 @@
 
 use std::process::ExitCode;
 
-use session_core::SessionManager;
-use session_demo::cli::{self, Command, Framework};
-use session_demo::{serve, stores};
+use std::sync::Arc;
+
+use session_core::{ClearExpired, HashedIds, SessionManager, SessionStore};
+use session_demo::cli::{self, Command, Framework, HashIds};
+use session_demo::{serve, serve_actix, serve_axum, stores};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    // Session errors are logged as they happen; warnings and errors only.
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::WARN)
-        .with_writer(std::io::stderr)
-        .init();
     let command = match cli::parse(std::env::args().skip(1)) {
         Ok(command) => command,
         Err(message) => {
@@ -21,6 +18,16 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Session errors are logged as they happen; warnings and errors only,
+    // but each background clear-expired run reports its count at info.
+    let level = match command {
+        Command::ClearExpired(_, Some(_)) => tracing::Level::INFO,
+        _ => tracing::Level::WARN,
+    };
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .init();
     match run(command).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -36,20 +43,34 @@ async fn run(command: Command) -> Result<(), String> {
             print!("{}", cli::USAGE);
             Ok(())
         }
-        Command::ClearExpired(choice) => {
+        Command::ClearExpired(choice, every) => {
             let store = stores::open(&choice).await?;
-            let removed = store
-                .clear_expired()
-                .await
-                .map_err(|e| format!("clear-expired failed: {e}"))?;
+            let job = ClearExpired::new(store);
+            let Some(every) = every else {
+                let removed = job
+                    .run_once()
+                    .await
+                    .map_err(|e| format!("clear-expired failed: {}", e.report()))?;
+                println!(
+                    "removed {removed} expired sessions from {}",
+                    stores::describe(&choice)
+                );
+                return Ok(());
+            };
             println!(
-                "removed {removed} expired sessions from {}",
+                "session-demo: clearing expired sessions from {} every {every:?} (Ctrl-C stops)",
                 stores::describe(&choice)
             );
+            let handle = job.every(every).first_run_now(true).spawn();
+            let interrupted = tokio::signal::ctrl_c().await;
+            let (runs, removed) = (handle.runs(), handle.removed());
+            handle.stop().await;
+            interrupted.map_err(|e| format!("cannot wait for Ctrl-C: {e}"))?;
+            println!("session-demo: stopped after {runs} runs; {removed} expired sessions removed");
             Ok(())
         }
         Command::Serve(options) => {
-            let store = stores::open(&options.store).await?;
+            let store = hash_ids(stores::open(&options.store).await?, &options.hash_ids)?;
             let sessions = SessionManager::new(store)
                 .with_config(options.config.clone())
                 .map_err(|e| e.to_string())?;
@@ -57,6 +78,8 @@ async fn run(command: Command) -> Result<(), String> {
                 Framework::Rocket => "rocket",
                 Framework::Warp => "warp",
                 Framework::Poem => "poem",
+                Framework::Axum => "axum",
+                Framework::Actix => "actix",
             };
             let served = match options.framework {
                 Framework::Rocket => {
@@ -67,7 +90,7 @@ async fn run(command: Command) -> Result<(), String> {
                     );
                     serve::rocket(sessions, options.addr).await
                 }
-                Framework::Poem | Framework::Warp => {
+                Framework::Poem | Framework::Warp | Framework::Axum | Framework::Actix => {
                     let listener = tokio::net::TcpListener::bind(options.addr)
                         .await
                         .map_err(|e| format!("cannot listen on {}: {e}", options.addr))?;
@@ -76,14 +99,41 @@ async fn run(command: Command) -> Result<(), String> {
                         "session-demo: {framework} over {} at http://{addr}/",
                         stores::describe(&options.store)
                     );
-                    if options.framework == Framework::Poem {
-                        serve::poem(sessions, listener).await
-                    } else {
-                        serve::warp(sessions, listener).await
+                    match options.framework {
+                        Framework::Axum => serve_axum::axum(sessions, listener).await,
+                        Framework::Actix => serve_actix::actix(sessions, listener).await,
+                        Framework::Poem => serve::poem(sessions, listener).await,
+                        // Rocket binds by itself and is served above.
+                        Framework::Warp | Framework::Rocket => {
+                            serve::warp(sessions, listener).await
+                        }
                     }
                 }
             };
             served.map_err(|e| format!("the server stopped: {e}"))
+        }
+    }
+}
+
+/// Wraps the store in `HashedIds` as `--hash-ids` or `--hash-ids-key-env`
+/// asks.
+fn hash_ids(
+    store: Arc<dyn SessionStore>,
+    choice: &HashIds,
+) -> Result<Arc<dyn SessionStore>, String> {
+    match choice {
+        HashIds::Off => Ok(store),
+        HashIds::Sha256 => Ok(Arc::new(HashedIds::new(store))),
+        HashIds::KeyFromEnv(var) => {
+            let key = std::env::var_os(var).ok_or_else(|| {
+                format!(
+                    "--hash-ids-key-env {var}: the environment variable {var} is not set; \
+                     set it to at least 32 random bytes, e.g. `export {var}=$(openssl rand -hex 32)`"
+                )
+            })?;
+            let hashed = HashedIds::keyed(store, key.as_encoded_bytes())
+                .map_err(|e| format!("--hash-ids-key-env {var}: {e}"))?;
+            Ok(Arc::new(hashed))
         }
     }
 }

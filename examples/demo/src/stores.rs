@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use session_core::{MemoryStore, SessionStore};
+use session_core::{CachedStore, MemoryStore, SessionStore};
 use session_store_file::FileStore;
 use session_store_postgres::PostgresStore;
 use session_store_redis::RedisStore;
@@ -35,6 +35,12 @@ pub async fn open(choice: &StoreChoice) -> Result<Arc<dyn SessionStore>, String>
                 .map_err(|e| format!("cannot create the sessions table: {e}"))?;
             Ok(Arc::new(store))
         }
+        StoreChoice::Cached(cache, db) => {
+            // Boxed: an async fn cannot call itself directly.
+            let cache = Box::pin(open(cache)).await?;
+            let db = Box::pin(open(db)).await?;
+            Ok(Arc::new(CachedStore::new(cache, db)))
+        }
     }
 }
 
@@ -46,5 +52,8 @@ pub fn describe(choice: &StoreChoice) -> String {
         StoreChoice::File(None) => format!("files in {}", FileStore::default_dir().display()),
         StoreChoice::Redis(_) => "redis".to_owned(),
         StoreChoice::Postgres(_) => "postgres".to_owned(),
+        StoreChoice::Cached(cache, db) => {
+            format!("cached ({} in front of {})", describe(cache), describe(db))
+        }
     }
 }

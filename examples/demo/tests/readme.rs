@@ -16,6 +16,14 @@ fn the_readme_quick_starts_are_the_compiled_examples() {
             "rocket",
             include_str!("../../../adapters/rocket/examples/rocket_quickstart.rs"),
         ),
+        (
+            "axum",
+            include_str!("../../../adapters/tower/examples/axum_quickstart.rs"),
+        ),
+        (
+            "actix",
+            include_str!("../../../adapters/actix/examples/actix_quickstart.rs"),
+        ),
     ] {
         assert!(
             readme.contains(example),

@@ -39,6 +39,8 @@ pub async fn spawn(
     let task = match framework {
         "poem" => tokio::spawn(session_demo::serve::poem(sessions, listener)),
         "warp" => tokio::spawn(session_demo::serve::warp(sessions, listener)),
+        "axum" => tokio::spawn(session_demo::serve_axum::axum(sessions, listener)),
+        "actix" => tokio::spawn(session_demo::serve_actix::actix(sessions, listener)),
         "rocket" => {
             // Rocket binds by itself: hand it the port just freed.
             drop(listener);

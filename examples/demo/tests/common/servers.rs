@@ -491,7 +491,7 @@ impl Drop for Postgres {
 /// The demo app serving one framework on a loopback port.
 #[derive(Debug)]
 pub struct App {
-    /// `poem`, `warp` or `rocket`.
+    /// `poem`, `warp`, `rocket` or `axum`.
     pub framework: &'static str,
     /// Where it listens.
     pub addr: SocketAddr,

@@ -1,0 +1,11 @@
+//! session-tower (axum) over `MemoryStore` passes the kit's HTTP suite.
+
+mod common;
+
+session_conformance::http_suite!(
+    "axum-memory",
+    |spec: session_conformance::ServerSpec| async move {
+        common::start("axum", common::memory(&spec), spec).await
+    },
+    store_capabilities = session_core::Capabilities::ALL,
+);
