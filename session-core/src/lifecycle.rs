@@ -168,7 +168,14 @@ impl SessionManager {
     /// - modified, or `save_every_request`, and not empty: create or save,
     ///   then a `Set-Cookie` with the ID and the computed `Max-Age`/`Expires`
     ///   (none for a browser-close session). An expiry already in the past
-    ///   deletes the record and the cookie instead;
+    ///   deletes the record and the cookie instead. With
+    ///   [`Config::renewal_interval`], an unchanged session is renewed only
+    ///   once that interval has passed since its last renewal; with
+    ///   [`Config::absolute_timeout`], a new session is stamped with its
+    ///   creation time, and neither the record's expiry nor the cookie's
+    ///   reaches past creation plus the timeout;
+    /// - a record the cookie named that was past its absolute timeout is
+    ///   deleted (best effort: core never adopts it again);
     /// - nothing else writes. A session never used writes nothing and
     ///   touches no store.
     ///
@@ -263,6 +270,14 @@ async fn execute(
         set_cookie: None,
         vary_cookie: plan.vary,
     };
+    if let Some(id) = &plan.delete_timed_out {
+        // Best effort: core never adopts this record again, and its stored
+        // expiry ends at the timeout (unless it predates the setting).
+        if let Err(error) = store.delete(id).await {
+            error.log_store_failure("delete (absolute timeout)");
+        }
+        state.timed_out_done();
+    }
     if !plan.retry_deletes.is_empty() {
         for id in &plan.retry_deletes {
             store.delete(id).await.inspect_err(|error| {
@@ -296,7 +311,11 @@ async fn execute(
             expires_at,
             custom,
             renewal,
+            stamp_created,
         } => {
+            if stamp_created {
+                state.stamp_created(now);
+            }
             let planned = Arc::clone(state.data());
             match write_session(shared, state, write, expires_at, now).await {
                 Ok(id) => {
@@ -307,7 +326,8 @@ async fn execute(
                     } else {
                         state.custom_expiry()
                     };
-                    let max_age = plan::cookie_max_age(&shared.config, custom, now);
+                    let max_age =
+                        plan::cookie_max_age(&shared.config, custom, state.created_at(), now);
                     outcome.set_cookie =
                         Some(cookie::render_session(&shared.config, &id, max_age, now));
                 }
@@ -493,8 +513,12 @@ async fn save(
         }
         state.merge_into(theirs);
         // The merged data may carry another request's custom expiry.
-        expires_at =
-            crate::expiry::expiry_date(state.custom_expiry(), now, shared.config.cookie_age());
+        expires_at = plan::expires_at(
+            &shared.config,
+            state.custom_expiry(),
+            state.created_at(),
+            now,
+        );
     }
 }
 

@@ -145,6 +145,13 @@ fn check_writable(key: &str) -> Result<(), Error> {
     }
 }
 
+/// Whether `record` was created `timeout` or longer before `now`. A record
+/// without a readable creation stamp predates the setting and is not.
+fn timed_out(record: &crate::Record, timeout: time::Duration, now: OffsetDateTime) -> bool {
+    expiry::created_from_stored(record.data.get(expiry::CREATED_KEY))
+        .is_some_and(|created| expiry::absolute_deadline(created, timeout) <= now)
+}
+
 /// Compares auth hashes without leaking, through timing, how much of a
 /// guess was right.
 fn constant_time_eq(a: &str, b: &str) -> bool {
@@ -173,9 +180,10 @@ impl Session {
 
     /// Loads the session from the store if that has not happened yet.
     ///
-    /// Strict: an unknown, expired or corrupt record leaves the session
-    /// without a key, so a write gets a fresh ID and the client's is never
-    /// adopted. A corrupt record is reported once, on
+    /// Strict: an unknown, expired or corrupt record, or one past its
+    /// [absolute timeout](Config::with_absolute_timeout), leaves the
+    /// session without a key, so a write gets a fresh ID and the client's
+    /// is never adopted (a timed-out record is deleted at `finish`). A corrupt record is reported once, on
     /// [`SUSPICIOUS_SESSION_TARGET`], and left in the store for its expiry
     /// or an explicit write: a read never deletes.
     pub(crate) async fn ensure_loaded(&self, state: &mut State) -> Result<(), Error> {
@@ -190,7 +198,13 @@ impl Session {
         match shared.store.load(id).await {
             Ok(record) => {
                 let now = shared.clock.now();
-                state.loaded(record.filter(|r| !r.is_expired_at(now)));
+                let record = record.filter(|r| !r.is_expired_at(now));
+                match (record, shared.config.absolute_timeout()) {
+                    (Some(record), Some(timeout)) if timed_out(&record, timeout, now) => {
+                        state.loaded_timed_out(record.id);
+                    }
+                    (record, _) => state.loaded(record),
+                }
             }
             Err(Error::Corrupt { source }) => {
                 let (record, first) = shared.suspicious.first_report(id);
@@ -361,7 +375,11 @@ impl Session {
     }
 
     /// Removes every key, reserved ones (expiry, login) included, keeping
-    /// the ID. See [`flush`](Session::flush) to end the session instead.
+    /// the ID, and with it the creation time
+    /// ([`CREATED_KEY`](crate::expiry::CREATED_KEY)): the session goes on,
+    /// so its [absolute timeout](Config::with_absolute_timeout) does not
+    /// start over. See [`flush`](Session::flush) to end the session
+    /// instead.
     ///
     /// # Errors
     ///
