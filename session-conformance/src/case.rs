@@ -111,7 +111,7 @@ pub struct CaseInfo {
     pub clauses: &'static [&'static str],
     /// The optional abilities it needs (none for most cases).
     pub needs: &'static [Need],
-    /// It waits in real time (at most 2 s).
+    /// It waits in real time (about 2 s at most).
     pub slow: bool,
 }
 
