@@ -28,6 +28,10 @@ FLAGS:
     --same-site lax|strict|none      default: lax
     --browser-close                  sessions end when the browser closes
     --save-every-request             save (and renew the cookie) on every request
+    --absolute-timeout SECONDS       end every session this long after its creation,
+                                     however active (default: none)
+    --renewal-interval SECONDS       with --save-every-request, renew an unchanged session
+                                     at most once per interval (default: every request)
     -h, --help                       this text
 
 LIMITS:
@@ -214,6 +218,14 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
             }
             "--browser-close" => options.config = options.config.with_expire_at_browser_close(true),
             "--save-every-request" => options.config = options.config.with_save_every_request(true),
+            "--absolute-timeout" => {
+                let secs = positive_seconds("--absolute-timeout", &value("--absolute-timeout")?)?;
+                options.config = options.config.with_absolute_timeout(secs);
+            }
+            "--renewal-interval" => {
+                let secs = positive_seconds("--renewal-interval", &value("--renewal-interval")?)?;
+                options.config = options.config.with_renewal_interval(secs);
+            }
             other => return Err(format!("unknown argument `{other}` (see --help)")),
         }
     }
@@ -224,6 +236,16 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
         return Ok(Command::ClearExpired(options.store));
     }
     Ok(Command::Serve(options))
+}
+
+/// A positive whole number of seconds for `flag`.
+fn positive_seconds(flag: &str, text: &str) -> Result<Duration, String> {
+    match text.parse::<u32>() {
+        Ok(secs) if secs > 0 => Ok(Duration::seconds(i64::from(secs))),
+        _ => Err(format!(
+            "{flag} takes a positive whole number of seconds, not `{text}`"
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -271,6 +293,31 @@ mod tests {
         );
         assert_eq!(c.cookie_same_site(), SameSite::Strict);
         assert!(c.expire_at_browser_close() && c.save_every_request());
+    }
+
+    #[test]
+    fn the_lifetime_flags_set_the_timeout_and_the_interval() {
+        let Command::Serve(options) = parse(args(
+            "--save-every-request --absolute-timeout 28800 --renewal-interval 60",
+        ))
+        .unwrap() else {
+            panic!("not serve")
+        };
+        let c = &options.config;
+        assert_eq!(c.absolute_timeout(), Some(Duration::hours(8)));
+        assert_eq!(c.renewal_interval(), Some(Duration::minutes(1)));
+        assert_eq!(c.validate(), Ok(()));
+        for bad in [
+            "--absolute-timeout 0",
+            "--renewal-interval -5",
+            "--absolute-timeout 1h",
+        ] {
+            let error = parse(args(bad)).unwrap_err();
+            assert!(
+                error.contains("positive whole number of seconds"),
+                "{error}"
+            );
+        }
     }
 
     #[test]
