@@ -15,6 +15,7 @@ use std::hash::BuildHasher;
 
 use crate::cookie::Incoming;
 use crate::expiry::{self, EXPIRY_KEY};
+use crate::signed::Engine;
 use crate::state::State;
 use crate::{Clock, Config, Error, Expiry, SessionData, SessionId, SessionStore};
 
@@ -74,23 +75,35 @@ pub(crate) struct Inner {
 }
 
 /// What every session of one [`SessionManager`](crate::SessionManager)
-/// shares: the store, the settings, the clock, and which corrupt records
-/// were already reported.
+/// shares: the engine (a store, or signed cookies), the settings, the
+/// clock, and which corrupt records were already reported.
 pub(crate) struct Shared {
-    pub(crate) store: Arc<dyn SessionStore>,
+    pub(crate) engine: Engine,
     pub(crate) config: Config,
     pub(crate) clock: Arc<dyn Clock>,
     suspicious: SuspiciousRecords,
 }
 
 impl Shared {
-    pub(crate) fn new(store: Arc<dyn SessionStore>, config: Config, clock: Arc<dyn Clock>) -> Self {
+    pub(crate) fn new(engine: Engine, config: Config, clock: Arc<dyn Clock>) -> Self {
         Shared {
-            store,
+            engine,
             config,
             clock,
             suspicious: SuspiciousRecords::default(),
         }
+    }
+
+    /// The store the engine writes to (for the cookie engine, one that
+    /// holds no records).
+    pub(crate) fn store(&self) -> &dyn SessionStore {
+        self.engine.store()
+    }
+
+    /// A keyed fingerprint of `key` (a record's ID, a rejected cookie's
+    /// value), and whether it is reported for the first time.
+    pub(crate) fn first_suspicious(&self, key: &str) -> (u64, bool) {
+        self.suspicious.first_report(key)
     }
 }
 
@@ -116,8 +129,8 @@ impl SuspiciousRecords {
     /// The record's fingerprint, and whether it is reported for the first
     /// time. The fingerprint is keyed per process: it tells log lines about
     /// one record apart without revealing the ID.
-    fn first_report(&self, id: &SessionId) -> (u64, bool) {
-        let fingerprint = self.keys.hash_one(id.as_str());
+    fn first_report(&self, key: &str) -> (u64, bool) {
+        let fingerprint = self.keys.hash_one(key);
         let mut seen = self
             .seen
             .lock()
@@ -191,11 +204,16 @@ impl Session {
             return Ok(());
         }
         let shared = &self.inner.shared;
-        let Some(id) = &self.inner.incoming.id else {
-            state.loaded(None);
-            return Ok(());
+        let loaded = match &shared.engine {
+            Engine::Cookie(cookies) => {
+                Ok(cookies.open(shared, &self.inner.incoming, shared.clock.now()))
+            }
+            Engine::Store(store) => match &self.inner.incoming.id {
+                Some(id) => store.load(id).await,
+                None => Ok(None),
+            },
         };
-        match shared.store.load(id).await {
+        match loaded {
             Ok(record) => {
                 let now = shared.clock.now();
                 let record = record.filter(|r| !r.is_expired_at(now));
@@ -207,6 +225,12 @@ impl Session {
                 }
             }
             Err(Error::Corrupt { source }) => {
+                let id = self
+                    .inner
+                    .incoming
+                    .id
+                    .as_ref()
+                    .map_or("", SessionId::as_str);
                 let (record, first) = shared.suspicious.first_report(id);
                 if first {
                     tracing::warn!(
@@ -584,7 +608,7 @@ impl Session {
         }
         let mut result = Ok(());
         for id in doomed {
-            if let Err(error) = self.inner.shared.store.delete(&id).await {
+            if let Err(error) = self.inner.shared.store().delete(&id).await {
                 error.log_store_failure("delete (flush)");
                 state.defer_deletes([id]);
                 result = Err(error);

@@ -18,6 +18,7 @@ USAGE:
 FLAGS:
     --framework rocket|warp|poem     the web framework (default: poem)
     --store STORE                    memory | file[:DIR] | redis://HOST[:PORT] | postgres://USER@HOST/DB
+                                     | signed-cookie | private-cookie
                                      (default: file, in a `sessions` folder under the OS temp dir)
     --addr HOST:PORT                 where to listen (default: 127.0.0.1:8000)
     --cookie-name NAME               default: sessionid
@@ -33,6 +34,16 @@ FLAGS:
     --renewal-interval SECONDS       with --save-every-request, renew an unchanged session
                                      at most once per interval (default: every request)
     -h, --help                       this text
+
+SIGNED COOKIES:
+    --store signed-cookie keeps the whole session in the cookie, signed
+    (HMAC-SHA256: the visitor can read it, not change it); private-cookie
+    also encrypts it (AES-256-GCM). The key comes from SESSION_SECRET_KEY:
+    128 hex digits (64 bytes, e.g. `openssl rand -hex 64`); several keys
+    separated by commas, newest first, rotate keys (the first signs, all
+    are accepted). Without it a key is generated and printed, and sessions
+    do not survive a restart. A logout cannot revoke a copied cookie, and
+    a session is limited to what fits in a 4 KiB cookie.
 
 LIMITS:
     Request bodies are limited to 64 KiB (65536 bytes) on every route and in
@@ -63,6 +74,12 @@ pub enum StoreChoice {
     Redis(String),
     /// A PostgreSQL URL.
     Postgres(String),
+    /// No store: the session lives in a signed cookie, encrypted too when
+    /// `encrypt`.
+    Cookie {
+        /// AES-256-GCM instead of HMAC-SHA256 only.
+        encrypt: bool,
+    },
 }
 
 /// What to do.
@@ -93,6 +110,8 @@ fn parse_store(text: &str) -> Result<StoreChoice, String> {
     match text {
         "memory" => Ok(StoreChoice::Memory),
         "file" => Ok(StoreChoice::File(None)),
+        "signed-cookie" => Ok(StoreChoice::Cookie { encrypt: false }),
+        "private-cookie" => Ok(StoreChoice::Cookie { encrypt: true }),
         _ if text.starts_with("file:") => {
             let dir = text.trim_start_matches("file:");
             if dir.is_empty() {
@@ -107,7 +126,8 @@ fn parse_store(text: &str) -> Result<StoreChoice, String> {
             Ok(StoreChoice::Postgres(text.to_owned()))
         }
         _ => Err(format!(
-            "unknown store `{text}`: use memory, file, file:DIR, redis://HOST:PORT or postgres://USER@HOST/DB"
+            "unknown store `{text}`: use memory, file, file:DIR, redis://HOST:PORT, \
+             postgres://USER@HOST/DB, signed-cookie or private-cookie"
         )),
     }
 }
@@ -318,6 +338,17 @@ mod tests {
                 "{error}"
             );
         }
+    }
+
+    #[test]
+    fn cookie_engines_are_stores_to_choose() {
+        for (flag, encrypt) in [("signed-cookie", false), ("private-cookie", true)] {
+            let Command::Serve(options) = parse(args(&format!("--store {flag}"))).unwrap() else {
+                panic!("not serve")
+            };
+            assert_eq!(options.store, StoreChoice::Cookie { encrypt });
+        }
+        assert!(USAGE.contains("SESSION_SECRET_KEY"), "{USAGE}");
     }
 
     #[test]

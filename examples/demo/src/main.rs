@@ -3,7 +3,6 @@
 
 use std::process::ExitCode;
 
-use session_core::SessionManager;
 use session_demo::cli::{self, Command, Framework};
 use session_demo::{serve, stores};
 
@@ -49,8 +48,8 @@ async fn run(command: Command) -> Result<(), String> {
             Ok(())
         }
         Command::Serve(options) => {
-            let store = stores::open(&options.store).await?;
-            let sessions = SessionManager::new(store)
+            let sessions = stores::manager(&options.store)
+                .await?
                 .with_config(options.config.clone())
                 .map_err(|e| e.to_string())?;
             let framework = match options.framework {
