@@ -31,7 +31,7 @@ pub(super) const CASES: &[HttpCase] = &[
         two_second_timeout,
         [],
         ["adapter.core-decides"],
-        "With an absolute timeout of 2 s, a session written again after 0.5 s MUST keep its ID, and just past 2 s after its creation MUST read as empty, with a deletion cookie.",
+        "With an absolute timeout of 2 s, a session written again after 0.5 s MUST keep its ID (where the cookie is the ID), and just past 2 s after its creation MUST read as empty, with a deletion cookie.",
         slow
     ),
     case!(
@@ -63,7 +63,7 @@ pub(super) const CASES: &[HttpCase] = &[
         hourly_renewal,
         [],
         ["adapter.set-cookie"],
-        "With save_every_request and a renewal interval of one hour, a write to a just-written session MUST be saved and renew its cookie with the same ID."
+        "With save_every_request and a renewal interval of one hour, a write to a just-written session MUST be saved and renew its cookie, with the same ID where the cookie is the ID."
     ),
 ];
 
@@ -130,11 +130,14 @@ async fn absolute_timeout_ends_an_active_session(ctx: HttpCtx) -> CaseResult {
     until(created, 500).await;
     let answer = client.post("/probe/set?k=b&v=2").await?;
     ok(&answer, "a write 0.5 s after creation")?;
-    ensure_eq!(
-        client.session_cookie(),
-        Some(first.as_str()),
-        "the ID after a write inside the timeout"
-    );
+    // An engine whose cookie is not the ID re-seals it on every write.
+    if ctx.id_cookie() {
+        ensure_eq!(
+            client.session_cookie(),
+            Some(first.as_str()),
+            "the ID after a write inside the timeout"
+        );
+    }
     let age = max_age(&answer, &ctx, "a write 0.5 s after creation")?;
     ensure!(
         age <= 2,
@@ -189,7 +192,9 @@ async fn renewal_interval_still_saves_changes(ctx: HttpCtx) -> CaseResult {
     let answer = client.post("/probe/set?k=b&v=2").await?;
     ok(&answer, "a second write")?;
     let cookie = answer.the_cookie(ctx.config().cookie_name(), "a second write")?;
-    ensure_eq!(cookie.value(), first.as_str(), "the renewed cookie's ID");
+    if ctx.id_cookie() {
+        ensure_eq!(cookie.value(), first.as_str(), "the renewed cookie's ID");
+    }
     ensure_eq!(
         data(&mut client).await?,
         json!({"a": 1, "b": 2}),
