@@ -40,6 +40,15 @@ pub enum Need {
     /// The framework hands the adapter header fields that are not UTF-8
     /// (Rocket 0.5 drops such a field before any adapter sees it).
     NonUtf8Headers,
+    /// The server can revoke a session: a flushed, logged-out, rotated-away
+    /// or expired-on-request cookie stops working, also when a copy of it
+    /// is replayed. A signed-cookie engine keeps no server state and cannot.
+    ServerSideState,
+    /// The session cookie's value is the session ID (32 characters of
+    /// `[a-z0-9]`), which every later write of the session keeps. A
+    /// signed-cookie engine carries the data in the value instead, so the
+    /// value changes with every write.
+    IdCookie,
 }
 
 impl fmt::Display for Need {
@@ -51,6 +60,8 @@ impl fmt::Display for Need {
             Need::Versioned => "versioned",
             Need::ManualClock => "manual clock",
             Need::NonUtf8Headers => "non-UTF-8 header fields",
+            Need::ServerSideState => "server-side state",
+            Need::IdCookie => "the ID as cookie value",
         })
     }
 }
@@ -65,6 +76,10 @@ pub(crate) struct Abilities {
     pub(crate) manual_clock: bool,
     /// The framework hands the adapter `Cookie` fields that are not UTF-8.
     pub(crate) non_utf8_headers: bool,
+    /// The server keeps session state it can revoke.
+    pub(crate) server_side_state: bool,
+    /// The session cookie's value is the session ID.
+    pub(crate) id_cookie: bool,
 }
 
 impl Abilities {
@@ -78,12 +93,22 @@ impl Abilities {
             Need::Versioned => !caps.versioned,
             Need::ManualClock => !self.manual_clock,
             Need::NonUtf8Headers => !self.non_utf8_headers,
+            Need::ServerSideState => !self.server_side_state,
+            Need::IdCookie => !self.id_cookie,
         })?;
         Some(match missing {
             Need::NoTouch => format!("{suite} declares touch; the case checks a store without it"),
             Need::NonUtf8Headers => format!(
                 "{suite} declares that its framework drops Cookie fields that are not UTF-8 \
                  before the adapter sees them"
+            ),
+            Need::ServerSideState => format!(
+                "{suite} declares no server-side session state (signed cookies): the server \
+                 cannot revoke a cookie a client kept"
+            ),
+            Need::IdCookie => format!(
+                "{suite} declares that its session cookie carries the session itself, not an ID \
+                 (signed cookies): the value changes with every write"
             ),
             need => format!("needs {need}, which {suite} does not declare"),
         })
@@ -111,7 +136,7 @@ pub struct CaseInfo {
     pub clauses: &'static [&'static str],
     /// The optional abilities it needs (none for most cases).
     pub needs: &'static [Need],
-    /// It waits in real time (at most 2 s).
+    /// It waits in real time (about 2 s at most).
     pub slow: bool,
 }
 

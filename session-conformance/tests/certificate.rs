@@ -242,6 +242,8 @@ fn the_report_carries_its_context() {
         serde_json::json!({
             "manual_clock": true,
             "non_utf8_headers": null,
+            "server_side_state": null,
+            "id_cookie": null,
             "skip_slow": true,
             "require_backend": true
         })
@@ -280,6 +282,8 @@ fn the_report_carries_its_context() {
         serde_json::json!({
             "manual_clock": true,
             "non_utf8_headers": null,
+            "server_side_state": null,
+            "id_cookie": null,
             "skip_slow": false,
             "require_backend": false
         })
@@ -310,6 +314,8 @@ fn an_http_report_carries_its_context() {
         serde_json::json!({
             "manual_clock": null,
             "non_utf8_headers": true,
+            "server_side_state": true,
+            "id_cookie": true,
             "skip_slow": true,
             "require_backend": false
         })

@@ -31,6 +31,8 @@ pub enum SameSite {
 /// | `save_every_request` | `false` | `SESSION_SAVE_EVERY_REQUEST` |
 /// | `conflict_window` | 2 s | (none: Django saves last-writer-wins) |
 /// | `max_session_size` | none | (none) |
+/// | `absolute_timeout` | none | (none: OWASP's absolute timeout) |
+/// | `renewal_interval` | none | (none) |
 ///
 /// [`SessionManager::with_config`](crate::SessionManager::with_config)
 /// refuses a configuration that would silently break sessions; see
@@ -62,6 +64,8 @@ pub struct Config {
     save_every_request: bool,
     conflict_window: std::time::Duration,
     max_session_size: Option<usize>,
+    absolute_timeout: Option<Duration>,
+    renewal_interval: Option<Duration>,
 }
 
 impl Default for Config {
@@ -78,6 +82,8 @@ impl Default for Config {
             save_every_request: false,
             conflict_window: std::time::Duration::from_secs(2),
             max_session_size: None,
+            absolute_timeout: None,
+            renewal_interval: None,
         }
     }
 }
@@ -116,7 +122,9 @@ impl Config {
     ///   `Set-Cookie` header can always be built;
     /// - a `__Secure-` name has `Secure`; a `__Host-` name has `Secure`,
     ///   path `/` and no domain (browsers drop such cookies otherwise);
-    /// - `max_session_size`, when set, is not zero.
+    /// - `max_session_size`, when set, is not zero;
+    /// - `absolute_timeout` and `renewal_interval`, when set, are positive
+    ///   and at most [`MAX_COOKIE_AGE`].
     ///
     /// `SameSite=None` without `Secure` passes: the cookie is given
     /// `Secure` (see [`Config::effective_cookie_secure`]), as Django does.
@@ -167,6 +175,12 @@ impl Config {
         }
         if self.max_session_size == Some(0) {
             return Err(ConfigError::MaxSessionSize);
+        }
+        if let Some(timeout) = self.absolute_timeout {
+            check_lifetime(timeout).map_err(ConfigError::AbsoluteTimeout)?;
+        }
+        if let Some(interval) = self.renewal_interval {
+            check_lifetime(interval).map_err(ConfigError::RenewalInterval)?;
         }
         Ok(())
     }
@@ -303,6 +317,88 @@ impl Config {
         self.max_session_size
     }
 
+    /// The longest a session may live from its creation, however active it
+    /// is (OWASP's *absolute timeout*); `None` (the default) for no limit.
+    ///
+    /// Core stamps every session with its creation time, in the data under
+    /// [`CREATED_KEY`](crate::expiry::CREATED_KEY), when it is first
+    /// written. A rotation ([`cycle_id`](crate::Session::cycle_id), a
+    /// login that keeps the data) keeps the stamp; a
+    /// [`flush`](crate::Session::flush) (a logout, a login as another user)
+    /// starts a new session with a new one. A session whose creation plus
+    /// this timeout is not after now (exactly at the limit counts as
+    /// over) loads as an empty session: its ID is not adopted, its record
+    /// is deleted at `finish`, and a client that sent its cookie gets a
+    /// deletion cookie. The record's expiry and the cookie's
+    /// `Max-Age`/`Expires` never reach past the limit, so stores drop the
+    /// record on their own even if the visitor never comes back.
+    ///
+    /// Sessions written before the setting was turned on carry no stamp:
+    /// they are stamped, with the time of that write, at their next write
+    /// (a save, or a renewal under `save_every_request`, which then
+    /// rewrites the record once instead of touching it), and count from
+    /// then. Until then only their inactivity expiry applies.
+    ///
+    /// ```
+    /// use session_core::Config;
+    /// use time::Duration;
+    ///
+    /// let config = Config::default().with_absolute_timeout(Duration::hours(12));
+    /// assert_eq!(config.absolute_timeout(), Some(Duration::hours(12)));
+    /// assert!(config.validate().is_ok());
+    /// ```
+    #[must_use]
+    pub fn with_absolute_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.absolute_timeout = timeout.into();
+        self
+    }
+
+    /// See [`Config::with_absolute_timeout`].
+    pub fn absolute_timeout(&self) -> Option<Duration> {
+        self.absolute_timeout
+    }
+
+    /// With [`save_every_request`](Config::with_save_every_request), the
+    /// least time between two renewals of an unchanged session; `None`
+    /// (the default) renews on every request.
+    ///
+    /// A request that leaves the session unchanged renews it only once
+    /// this long has passed since its last renewal; otherwise it writes
+    /// nothing and sends no `Set-Cookie`, so the cookie and the record
+    /// keep their matching expiry. The time of the last renewal is derived
+    /// from the loaded record's expiry (the expiry minus the lifetime the
+    /// session is given: `cookie_age`, or its custom number of seconds), so
+    /// nothing extra is stored. A session that expires at a fixed date
+    /// (`set_expiry(At)`, or one held at its
+    /// [absolute timeout](Config::with_absolute_timeout)) gains nothing
+    /// from a renewal and is not renewed. A changed session is always
+    /// saved. A renewal uses the store's cheap
+    /// [`touch`](crate::SessionStore::touch) where it has one.
+    ///
+    /// An inactivity expiry of `cookie_age` is then exact to within this
+    /// interval: keep it well below `cookie_age` (say, a minute against
+    /// hours).
+    ///
+    /// ```
+    /// use session_core::Config;
+    /// use time::Duration;
+    ///
+    /// let config = Config::default()
+    ///     .with_save_every_request(true)
+    ///     .with_renewal_interval(Duration::minutes(5));
+    /// assert_eq!(config.renewal_interval(), Some(Duration::minutes(5)));
+    /// ```
+    #[must_use]
+    pub fn with_renewal_interval(mut self, interval: impl Into<Option<Duration>>) -> Self {
+        self.renewal_interval = interval.into();
+        self
+    }
+
+    /// See [`Config::with_renewal_interval`].
+    pub fn renewal_interval(&self) -> Option<Duration> {
+        self.renewal_interval
+    }
+
     /// See [`Config::with_cookie_name`].
     pub fn cookie_name(&self) -> &str {
         &self.cookie_name
@@ -370,6 +466,17 @@ impl Config {
 /// stores can represent an expiry.
 pub const MAX_COOKIE_AGE: Duration = Duration::days(365_250);
 
+/// The bounds every session lifetime setting shares with `cookie_age`.
+fn check_lifetime(duration: Duration) -> Result<(), &'static str> {
+    if duration <= Duration::ZERO {
+        Err("it must be positive")
+    } else if duration > MAX_COOKIE_AGE {
+        Err("it must be at most 1,000 years")
+    } else {
+        Ok(())
+    }
+}
+
 /// RFC 6265 `token`: visible ASCII except separators.
 fn is_token_byte(b: u8) -> bool {
     b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b)
@@ -425,6 +532,12 @@ pub enum ConfigError {
          Config::with_max_session_size"
     )]
     MaxSessionSize,
+    /// `absolute_timeout` is zero, negative or absurdly long.
+    #[error("invalid absolute session timeout: {0}; check Config::with_absolute_timeout")]
+    AbsoluteTimeout(&'static str),
+    /// `renewal_interval` is zero, negative or absurdly long.
+    #[error("invalid session renewal interval: {0}; check Config::with_renewal_interval")]
+    RenewalInterval(&'static str),
 }
 
 #[cfg(test)]
@@ -445,6 +558,8 @@ mod tests {
         assert!(!c.save_every_request());
         assert_eq!(c.conflict_window(), std::time::Duration::from_secs(2));
         assert_eq!(c.max_session_size(), None);
+        assert_eq!(c.absolute_timeout(), None);
+        assert_eq!(c.renewal_interval(), None);
         assert_eq!(c.validate(), Ok(()));
     }
 
@@ -469,6 +584,12 @@ mod tests {
     #[case::host_prefix_with_path(Config::production().with_cookie_path("/app"), "path `/`")]
     #[case::host_prefix_with_domain(Config::production().with_cookie_domain(Some("example.com".into())), "no domain")]
     #[case::zero_max_size(Config::default().with_max_session_size(0), "max_session_size")]
+    #[case::zero_absolute_timeout(Config::default().with_absolute_timeout(Duration::ZERO), "with_absolute_timeout")]
+    #[case::negative_absolute_timeout(Config::default().with_absolute_timeout(Duration::seconds(-1)), "positive")]
+    #[case::huge_absolute_timeout(Config::default().with_absolute_timeout(Duration::MAX), "1,000 years")]
+    #[case::zero_renewal_interval(Config::default().with_renewal_interval(Duration::ZERO), "with_renewal_interval")]
+    #[case::negative_renewal_interval(Config::default().with_renewal_interval(Duration::seconds(-5)), "positive")]
+    #[case::huge_renewal_interval(Config::default().with_renewal_interval(MAX_COOKIE_AGE + Duration::SECOND), "1,000 years")]
     fn validate_refuses_what_would_break_sessions(#[case] config: Config, #[case] hint: &str) {
         let error = config.validate().unwrap_err();
         assert!(error.to_string().contains(hint), "{error} lacks {hint:?}");
@@ -482,6 +603,9 @@ mod tests {
     #[case::sub_path(Config::default().with_cookie_path("/app/v1"))]
     #[case::one_second(Config::default().with_cookie_age(Duration::SECOND))]
     #[case::thousand_years(Config::default().with_cookie_age(MAX_COOKIE_AGE))]
+    #[case::absolute_timeout(Config::default().with_absolute_timeout(Duration::hours(8)))]
+    #[case::absolute_timeout_thousand_years(Config::default().with_absolute_timeout(MAX_COOKIE_AGE))]
+    #[case::renewal_interval(Config::default().with_save_every_request(true).with_renewal_interval(Duration::minutes(1)))]
     #[case::token_punctuation(Config::default().with_cookie_name("my.app_sid-1!#$%&'*+^`|~"))]
     fn validate_accepts_working_settings(#[case] config: Config) {
         assert_eq!(config.validate(), Ok(()));

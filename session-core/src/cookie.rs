@@ -13,7 +13,20 @@ pub(crate) struct Incoming {
     pub(crate) present: bool,
     /// The first such cookie whose value is a well-formed ID.
     pub(crate) id: Option<SessionId>,
+    /// For the signed-cookie engine only: the first
+    /// [`MAX_KEPT_VALUES`] values of cookies with the session cookie's
+    /// name that are UTF-8 and at most [`MAX_COOKIE_BYTES`] long, in
+    /// order (the engine takes the first that verifies).
+    pub(crate) values: Vec<String>,
 }
+
+/// How many same-named cookie values [`Incoming::parse_keeping_values`]
+/// keeps: a real one and a few tossed in by sibling subdomains.
+const MAX_KEPT_VALUES: usize = 4;
+
+/// The most a browser keeps per cookie (name, value and attributes): a
+/// longer value cannot be one the server issued.
+pub(crate) const MAX_COOKIE_BYTES: usize = 4096;
 
 impl Incoming {
     /// Scans every `Cookie` header field (HTTP/2 sends one per cookie).
@@ -32,6 +45,24 @@ impl Incoming {
         I: IntoIterator<Item = H>,
         H: AsRef<[u8]>,
     {
+        Self::scan(cookie_name, header_values, false)
+    }
+
+    /// [`Incoming::parse`], also keeping the raw values (see
+    /// [`Incoming::values`]) for the signed-cookie engine.
+    pub(crate) fn parse_keeping_values<I, H>(cookie_name: &str, header_values: I) -> Self
+    where
+        I: IntoIterator<Item = H>,
+        H: AsRef<[u8]>,
+    {
+        Self::scan(cookie_name, header_values, true)
+    }
+
+    fn scan<I, H>(cookie_name: &str, header_values: I, keep_values: bool) -> Self
+    where
+        I: IntoIterator<Item = H>,
+        H: AsRef<[u8]>,
+    {
         let name = cookie_name.as_bytes();
         let mut incoming = Incoming::default();
         for field in header_values {
@@ -40,6 +71,14 @@ impl Incoming {
                     continue;
                 };
                 incoming.present = true;
+                if keep_values
+                    && incoming.values.len() < MAX_KEPT_VALUES
+                    && let Ok(text) = std::str::from_utf8(unquote(value))
+                    && !text.is_empty()
+                    && text.len() <= MAX_COOKIE_BYTES
+                {
+                    incoming.values.push(text.to_owned());
+                }
                 if incoming.id.is_none() {
                     incoming.id = std::str::from_utf8(unquote(value))
                         .ok()
@@ -92,7 +131,18 @@ pub(crate) fn render_session(
     max_age: Option<i64>,
     now: OffsetDateTime,
 ) -> String {
-    let mut cookie = base_cookie(config, id.as_str());
+    render_value(config, id.as_str(), max_age, now)
+}
+
+/// [`render_session`] with any cookie-safe `value` (the signed-cookie
+/// engine's sealed payload).
+pub(crate) fn render_value(
+    config: &Config,
+    value: &str,
+    max_age: Option<i64>,
+    now: OffsetDateTime,
+) -> String {
+    let mut cookie = base_cookie(config, value);
     if let Some(age) = max_age {
         let age = Duration::seconds(age.max(0));
         cookie.set_max_age(age);

@@ -77,15 +77,19 @@ pub enum Error {
 
     /// The session's serialized data is larger than
     /// [`Config::with_max_session_size`](crate::Config::with_max_session_size)
-    /// allows. Nothing was written; the stored session is as it was.
+    /// allows, or (signed-cookie engine) its `Set-Cookie` value would pass
+    /// the 4096 bytes a browser keeps. Nothing was written; the stored
+    /// session (or the browser's cookie) is as it was.
     #[error(
-        "the session data serializes to {size} bytes, more than the configured maximum of \
-         {limit}; store less in the session (or raise Config::with_max_session_size)"
+        "the session serializes to {size} bytes, more than the maximum of {limit} \
+         (Config::with_max_session_size, or the 4096 bytes of Set-Cookie a browser keeps for \
+         a signed-cookie session); store less in the session"
     )]
     TooLarge {
-        /// The serialized size, in bytes.
+        /// The serialized size, in bytes (for a signed cookie, the whole
+        /// `Set-Cookie` value).
         size: usize,
-        /// The configured maximum, in bytes.
+        /// The maximum, in bytes.
         limit: usize,
     },
 

@@ -11,6 +11,35 @@ use crate::Error;
 /// The data key under which a custom expiry is stored, as in Django.
 pub const EXPIRY_KEY: &str = "_session_expiry";
 
+/// The data key under which core records when the session was created, for
+/// [`Config::with_absolute_timeout`](crate::Config::with_absolute_timeout):
+/// an integer number of milliseconds since the Unix epoch (UTC), the unit
+/// of [`record::unix_ms`](crate::record::unix_ms). Reserved like every
+/// `_session*` key: handlers cannot write it, and it is listed by
+/// [`Session::keys`](crate::Session::keys) like `_session_expiry`.
+pub const CREATED_KEY: &str = "_session_created";
+
+/// The value stored under [`CREATED_KEY`] for a session created at `at`.
+pub(crate) fn created_to_stored(at: OffsetDateTime) -> Value {
+    Value::from(crate::record::unix_ms(at))
+}
+
+/// Reads [`CREATED_KEY`] back. Anything core would not have written (not
+/// an integer, outside the years 1 to 9999) counts as no stamp, so the
+/// session is stamped again at its next write rather than break a request.
+pub(crate) fn created_from_stored(value: Option<&Value>) -> Option<OffsetDateTime> {
+    let ms = value?.as_i64()?;
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .filter(|at| in_range(*at))
+}
+
+/// When a session created at `created` reaches its absolute timeout,
+/// clamped to [`MAX_EXPIRY`].
+pub(crate) fn absolute_deadline(created: OffsetDateTime, timeout: Duration) -> OffsetDateTime {
+    created.saturating_add(timeout).min(MAX_EXPIRY)
+}
+
 /// The earliest expiry anything stores: the first instant of year 1.
 pub const MIN_EXPIRY: OffsetDateTime = datetime!(0001-01-01 0:00 UTC);
 /// The latest expiry anything stores: the last second of year 9999, the end
@@ -254,6 +283,33 @@ mod tests {
     #[case::hugely_negative_seconds(Expiry::Seconds(i64::MIN + 1), MIN_EXPIRY)]
     fn computed_dates_stay_in_range(#[case] custom: Expiry, #[case] expected: OffsetDateTime) {
         assert_eq!(expiry_date(custom, NOW, AGE), expected);
+    }
+
+    #[test]
+    fn the_creation_stamp_round_trips_to_the_millisecond() {
+        let at = NOW + Duration::milliseconds(1_234);
+        let stored = created_to_stored(at);
+        assert_eq!(stored, serde_json::json!(1_907_755_201_234_i64));
+        assert_eq!(created_from_stored(Some(&stored)), Some(at));
+    }
+
+    #[rstest]
+    #[case::absent(None)]
+    #[case::float(Some(serde_json::json!(1.5)))]
+    #[case::date_string(Some(serde_json::json!("2030-06-15T12:00:00Z")))]
+    #[case::past_9999(Some(serde_json::json!(i64::MAX)))]
+    #[case::before_year_1(Some(serde_json::json!(i64::MIN)))]
+    fn a_foreign_creation_stamp_counts_as_none(#[case] stored: Option<Value>) {
+        assert_eq!(created_from_stored(stored.as_ref()), None);
+    }
+
+    #[test]
+    fn the_absolute_deadline_stays_in_range() {
+        assert_eq!(
+            absolute_deadline(NOW, Duration::hours(1)),
+            NOW + Duration::hours(1)
+        );
+        assert_eq!(absolute_deadline(NOW, Duration::MAX), MAX_EXPIRY);
     }
 
     #[rstest]

@@ -14,6 +14,23 @@
 //! Backends implement [`SessionStore`] and prove it with the
 //! `session-conformance` kit; [`MemoryStore`] is the embedded one.
 //!
+//! # Engines: a store, or signed cookies
+//!
+//! A [`SessionManager`] keeps sessions with one of two engines; adapters
+//! cannot tell them apart (same `load`, `finish` and [`Outcome`]):
+//!
+//! - **a store** ([`SessionManager::new`]): the cookie carries only a
+//!   random ID, the data lives on the server in a [`SessionStore`];
+//!   flush and logout delete the record, so a copied cookie stops working;
+//! - **signed cookies** ([`SessionManager::signed_cookies`], Django's
+//!   `signed_cookies` engine): the whole session travels in the cookie,
+//!   signed with HMAC-SHA256 or encrypted with AES-256-GCM
+//!   ([`SignedCookies`]). No server state, so no store to run, but a
+//!   logout cannot revoke a copied cookie (it replays until its expiry),
+//!   signed data is readable by the client, the cookie is capped at
+//!   4 KiB and sent with every request, and a leaked key forges sessions.
+//!   The [`signed`] module says exactly what changes.
+//!
 //! # Example
 //!
 //! A whole request, as an adapter would drive it:
@@ -69,6 +86,8 @@
 //! | the delete of the old record after a rotation | the new cookie (logged), unless the old record held a login |
 //! | a stored record that cannot be decoded | an empty session; one warning on [`SUSPICIOUS_SESSION_TARGET`]; the record is kept |
 //! | a session larger than [`Config::max_session_size`] | 413, nothing written |
+//! | a signed-cookie session whose `Set-Cookie` would pass 4096 bytes | 413, the browser's cookie unchanged |
+//! | a signed cookie that is tampered, truncated, sealed with an unlisted key or expired | an empty session; one warning on [`SUSPICIOUS_SESSION_TARGET`] |
 //! | an expiry no store can hold (past 9999, overflow) | [`Error::ExpiryOutOfRange`] from `set_expiry` |
 //!
 //! Every store failure is logged with its kind and cause chain
@@ -82,6 +101,7 @@
 //! | [`session`] | the [`Session`] handle and its dict methods |
 //! | [`expiry`] | [`Expiry`] and Django's expiry arithmetic |
 //! | [`lifecycle`] | [`SessionManager`]: `load` and `finish` |
+//! | [`signed`] | [`SignedCookies`], [`SecretKey`]: the signed-cookie engine |
 //! | [`store`] | the [`SessionStore`] contract and [`Capabilities`] |
 //! | [`record`] | [`Record`], what a store keeps |
 //! | [`memory`] | [`MemoryStore`] |
@@ -114,6 +134,7 @@ pub mod lifecycle;
 pub mod memory;
 pub mod record;
 pub mod session;
+pub mod signed;
 mod state;
 pub mod store;
 
@@ -130,5 +151,6 @@ pub use lifecycle::{Outcome, SessionManager};
 pub use memory::MemoryStore;
 pub use record::{Record, SessionData};
 pub use session::{SUSPICIOUS_SESSION_TARGET, Session};
+pub use signed::{SecretKey, SecretKeyError, SignedCookies};
 pub use store::{Capabilities, SessionStore};
 pub use time;

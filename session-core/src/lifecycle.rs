@@ -2,7 +2,7 @@
 //! `finish` after it. Adapters only move bytes between the framework and
 //! these two calls.
 
-mod plan;
+pub(crate) mod plan;
 
 use std::fmt;
 use std::sync::Arc;
@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 
 use crate::cookie::{self, Incoming};
 use crate::session::Shared;
+use crate::signed::{Engine, SignedCookies};
 use crate::state::State;
 use crate::{
     Clock, Config, ConfigError, Error, ErrorKind, Record, Session, SessionId, SessionStore,
@@ -68,7 +69,7 @@ pub struct SessionManager {
 impl fmt::Debug for SessionManager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionManager")
-            .field("store", &self.shared.store)
+            .field("engine", &self.shared.engine)
             .field("config", &self.shared.config)
             .field("clock", &self.shared.clock)
             .finish()
@@ -79,12 +80,49 @@ impl SessionManager {
     /// A manager over `store` with the default [`Config`] and the system
     /// clock.
     pub fn new(store: impl SessionStore) -> Self {
-        Self::from_parts(Arc::new(store), Config::default(), Arc::new(SystemClock))
+        Self::from_parts(
+            Engine::Store(Arc::new(store)),
+            Config::default(),
+            Arc::new(SystemClock),
+        )
     }
 
-    fn from_parts(store: Arc<dyn SessionStore>, config: Config, clock: Arc<dyn Clock>) -> Self {
+    /// A manager that keeps each session in its cookie, signed (or
+    /// encrypted) with `cookies`' keys, instead of in a store: Django's
+    /// `signed_cookies` engine. The default [`Config`] and the system
+    /// clock; [`with_config`](Self::with_config) and
+    /// [`with_clock`](Self::with_clock) work as for a store.
+    ///
+    /// Read what this engine cannot do (revoke a copied cookie, hide the
+    /// data unless encrypted, hold more than 4 KiB) in the
+    /// [`signed`](crate::signed) module before choosing it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), session_core::Error> {
+    /// use session_core::{SecretKey, SessionManager, SignedCookies};
+    ///
+    /// let sessions = SessionManager::signed_cookies(SignedCookies::new(SecretKey::generate()));
+    /// let session = sessions.load(Vec::<&str>::new());
+    /// session.insert("cart", ["apple"]).await?;
+    /// let cookie = sessions.finish(&session, 200).await?.set_cookie.unwrap();
+    ///
+    /// let pair = cookie.split(';').next().unwrap_or_default();
+    /// let session = sessions.load([pair]);
+    /// assert_eq!(session.get::<Vec<String>>("cart").await?, Some(vec!["apple".into()]));
+    /// # Ok(()) }
+    /// ```
+    pub fn signed_cookies(cookies: SignedCookies) -> Self {
+        Self::from_parts(
+            Engine::Cookie(Arc::new(cookies)),
+            Config::default(),
+            Arc::new(SystemClock),
+        )
+    }
+
+    fn from_parts(engine: Engine, config: Config, clock: Arc<dyn Clock>) -> Self {
         SessionManager {
-            shared: Arc::new(Shared::new(store, config, clock)),
+            shared: Arc::new(Shared::new(engine, config, clock)),
         }
     }
 
@@ -106,7 +144,7 @@ impl SessionManager {
     pub fn with_config(self, config: Config) -> Result<Self, ConfigError> {
         config.validate()?;
         Ok(Self::from_parts(
-            Arc::clone(&self.shared.store),
+            self.shared.engine.clone(),
             config,
             Arc::clone(&self.shared.clock),
         ))
@@ -116,7 +154,7 @@ impl SessionManager {
     #[must_use]
     pub fn with_clock(self, clock: impl Clock) -> Self {
         Self::from_parts(
-            Arc::clone(&self.shared.store),
+            self.shared.engine.clone(),
             self.shared.config.clone(),
             Arc::new(clock),
         )
@@ -127,9 +165,13 @@ impl SessionManager {
         &self.shared.config
     }
 
-    /// The store.
+    /// The store. For a manager made with
+    /// [`signed_cookies`](Self::signed_cookies) there is none: this is a
+    /// store that holds no record (its `load` finds nothing, its `delete`
+    /// and `clear_expired` do nothing) and answers
+    /// [`Error::Unsupported`] to every write.
     pub fn store(&self) -> &dyn SessionStore {
-        &*self.shared.store
+        self.shared.store()
     }
 
     /// Removes expired records (Django's `clearsessions`); see
@@ -139,7 +181,7 @@ impl SessionManager {
     ///
     /// The store's.
     pub async fn clear_expired(&self) -> Result<u64, Error> {
-        self.shared.store.clear_expired().await
+        self.shared.store().clear_expired().await
     }
 
     /// Starts a request: finds the session cookie in the request's `Cookie`
@@ -153,7 +195,11 @@ impl SessionManager {
         I: IntoIterator<Item = H>,
         H: AsRef<[u8]>,
     {
-        let incoming = Incoming::parse(self.shared.config.cookie_name(), cookie_header_values);
+        let name = self.shared.config.cookie_name();
+        let incoming = match self.shared.engine {
+            Engine::Store(_) => Incoming::parse(name, cookie_header_values),
+            Engine::Cookie(_) => Incoming::parse_keeping_values(name, cookie_header_values),
+        };
         Session::new(Arc::clone(&self.shared), incoming)
     }
 
@@ -168,7 +214,14 @@ impl SessionManager {
     /// - modified, or `save_every_request`, and not empty: create or save,
     ///   then a `Set-Cookie` with the ID and the computed `Max-Age`/`Expires`
     ///   (none for a browser-close session). An expiry already in the past
-    ///   deletes the record and the cookie instead;
+    ///   deletes the record and the cookie instead. With
+    ///   [`Config::renewal_interval`], an unchanged session is renewed only
+    ///   once that interval has passed since its last renewal; with
+    ///   [`Config::absolute_timeout`], a new session is stamped with its
+    ///   creation time, and neither the record's expiry nor the cookie's
+    ///   reaches past creation plus the timeout;
+    /// - a record the cookie named that was past its absolute timeout is
+    ///   deleted (best effort: core never adopts it again);
     /// - nothing else writes. A session never used writes nothing and
     ///   touches no store.
     ///
@@ -213,8 +266,12 @@ impl SessionManager {
         }
         let shared = &*self.shared;
         let incoming = &session.inner.incoming;
-        if plan::needs_load(&state, &shared.config, status, incoming.id.is_some())
-            && let Err(error) = session.ensure_loaded(&mut state).await
+        if plan::needs_load(
+            &state,
+            &shared.config,
+            status,
+            shared.engine.names_session(incoming),
+        ) && let Err(error) = session.ensure_loaded(&mut state).await
         {
             renewal_failed(&error);
             return Ok(Outcome {
@@ -229,9 +286,12 @@ impl SessionManager {
             status,
             now,
             incoming.present,
-            shared.store.capabilities().touch,
+            shared.store().capabilities().touch,
         );
-        execute(shared, &mut state, plan, now).await
+        match &shared.engine {
+            Engine::Store(_) => execute(shared, &mut state, plan, now).await,
+            Engine::Cookie(cookies) => cookies.execute(&shared.config, &mut state, plan, now),
+        }
     }
 }
 
@@ -258,11 +318,19 @@ async fn execute(
     plan: Plan,
     now: OffsetDateTime,
 ) -> Result<Outcome, Error> {
-    let store = &*shared.store;
+    let store = shared.store();
     let mut outcome = Outcome {
         set_cookie: None,
         vary_cookie: plan.vary,
     };
+    if let Some(id) = &plan.delete_timed_out {
+        // Best effort: core never adopts this record again, and its stored
+        // expiry ends at the timeout (unless it predates the setting).
+        if let Err(error) = store.delete(id).await {
+            error.log_store_failure("delete (absolute timeout)");
+        }
+        state.timed_out_done();
+    }
     if !plan.retry_deletes.is_empty() {
         for id in &plan.retry_deletes {
             store.delete(id).await.inspect_err(|error| {
@@ -296,7 +364,11 @@ async fn execute(
             expires_at,
             custom,
             renewal,
+            stamp_created,
         } => {
+            if stamp_created {
+                state.stamp_created(now);
+            }
             let planned = Arc::clone(state.data());
             match write_session(shared, state, write, expires_at, now).await {
                 Ok(id) => {
@@ -307,7 +379,8 @@ async fn execute(
                     } else {
                         state.custom_expiry()
                     };
-                    let max_age = plan::cookie_max_age(&shared.config, custom, now);
+                    let max_age =
+                        plan::cookie_max_age(&shared.config, custom, state.created_at(), now);
                     outcome.set_cookie =
                         Some(cookie::render_session(&shared.config, &id, max_age, now));
                 }
@@ -320,7 +393,7 @@ async fn execute(
 }
 
 /// The policy for a write only `save_every_request` asked for.
-fn renewal_failed(error: &Error) {
+pub(crate) fn renewal_failed(error: &Error) {
     tracing::warn!(
         kind = ?error.kind(),
         error = %error.report(),
@@ -337,7 +410,7 @@ async fn write_session(
     expires_at: OffsetDateTime,
     now: OffsetDateTime,
 ) -> Result<SessionId, Error> {
-    let store = &*shared.store;
+    let store = shared.store();
     match write {
         Write::Touch { id } => {
             store
@@ -401,7 +474,7 @@ async fn delete_rotated(
 
 /// Refuses data larger than [`Config::max_session_size`] before any store
 /// sees it.
-fn check_size(config: &Config, state: &State) -> Result<(), Error> {
+pub(crate) fn check_size(config: &Config, state: &State) -> Result<(), Error> {
     let Some(limit) = config.max_session_size() else {
         return Ok(());
     };
@@ -460,7 +533,7 @@ async fn save(
     mut expires_at: OffsetDateTime,
     now: OffsetDateTime,
 ) -> Result<(), Error> {
-    let store = &*shared.store;
+    let store = shared.store();
     // Real time, not the session clock: a manual clock never moves.
     let deadline = std::time::Instant::now() + shared.config.conflict_window();
     let mut rounds: u32 = 0;
@@ -493,8 +566,12 @@ async fn save(
         }
         state.merge_into(theirs);
         // The merged data may carry another request's custom expiry.
-        expires_at =
-            crate::expiry::expiry_date(state.custom_expiry(), now, shared.config.cookie_age());
+        expires_at = plan::expires_at(
+            &shared.config,
+            state.custom_expiry(),
+            state.created_at(),
+            now,
+        );
     }
 }
 

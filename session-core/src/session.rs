@@ -15,6 +15,7 @@ use std::hash::BuildHasher;
 
 use crate::cookie::Incoming;
 use crate::expiry::{self, EXPIRY_KEY};
+use crate::signed::Engine;
 use crate::state::State;
 use crate::{Clock, Config, Error, Expiry, SessionData, SessionId, SessionStore};
 
@@ -74,23 +75,35 @@ pub(crate) struct Inner {
 }
 
 /// What every session of one [`SessionManager`](crate::SessionManager)
-/// shares: the store, the settings, the clock, and which corrupt records
-/// were already reported.
+/// shares: the engine (a store, or signed cookies), the settings, the
+/// clock, and which corrupt records were already reported.
 pub(crate) struct Shared {
-    pub(crate) store: Arc<dyn SessionStore>,
+    pub(crate) engine: Engine,
     pub(crate) config: Config,
     pub(crate) clock: Arc<dyn Clock>,
     suspicious: SuspiciousRecords,
 }
 
 impl Shared {
-    pub(crate) fn new(store: Arc<dyn SessionStore>, config: Config, clock: Arc<dyn Clock>) -> Self {
+    pub(crate) fn new(engine: Engine, config: Config, clock: Arc<dyn Clock>) -> Self {
         Shared {
-            store,
+            engine,
             config,
             clock,
             suspicious: SuspiciousRecords::default(),
         }
+    }
+
+    /// The store the engine writes to (for the cookie engine, one that
+    /// holds no records).
+    pub(crate) fn store(&self) -> &dyn SessionStore {
+        self.engine.store()
+    }
+
+    /// A keyed fingerprint of `key` (a record's ID, a rejected cookie's
+    /// value), and whether it is reported for the first time.
+    pub(crate) fn first_suspicious(&self, key: &str) -> (u64, bool) {
+        self.suspicious.first_report(key)
     }
 }
 
@@ -116,8 +129,8 @@ impl SuspiciousRecords {
     /// The record's fingerprint, and whether it is reported for the first
     /// time. The fingerprint is keyed per process: it tells log lines about
     /// one record apart without revealing the ID.
-    fn first_report(&self, id: &SessionId) -> (u64, bool) {
-        let fingerprint = self.keys.hash_one(id.as_str());
+    fn first_report(&self, key: &str) -> (u64, bool) {
+        let fingerprint = self.keys.hash_one(key);
         let mut seen = self
             .seen
             .lock()
@@ -143,6 +156,13 @@ fn check_writable(key: &str) -> Result<(), Error> {
     } else {
         Ok(())
     }
+}
+
+/// Whether `record` was created `timeout` or longer before `now`. A record
+/// without a readable creation stamp predates the setting and is not.
+fn timed_out(record: &crate::Record, timeout: time::Duration, now: OffsetDateTime) -> bool {
+    expiry::created_from_stored(record.data.get(expiry::CREATED_KEY))
+        .is_some_and(|created| expiry::absolute_deadline(created, timeout) <= now)
 }
 
 /// Compares auth hashes without leaking, through timing, how much of a
@@ -173,9 +193,10 @@ impl Session {
 
     /// Loads the session from the store if that has not happened yet.
     ///
-    /// Strict: an unknown, expired or corrupt record leaves the session
-    /// without a key, so a write gets a fresh ID and the client's is never
-    /// adopted. A corrupt record is reported once, on
+    /// Strict: an unknown, expired or corrupt record, or one past its
+    /// [absolute timeout](Config::with_absolute_timeout), leaves the
+    /// session without a key, so a write gets a fresh ID and the client's
+    /// is never adopted (a timed-out record is deleted at `finish`). A corrupt record is reported once, on
     /// [`SUSPICIOUS_SESSION_TARGET`], and left in the store for its expiry
     /// or an explicit write: a read never deletes.
     pub(crate) async fn ensure_loaded(&self, state: &mut State) -> Result<(), Error> {
@@ -183,16 +204,33 @@ impl Session {
             return Ok(());
         }
         let shared = &self.inner.shared;
-        let Some(id) = &self.inner.incoming.id else {
-            state.loaded(None);
-            return Ok(());
+        let loaded = match &shared.engine {
+            Engine::Cookie(cookies) => {
+                Ok(cookies.open(shared, &self.inner.incoming, shared.clock.now()))
+            }
+            Engine::Store(store) => match &self.inner.incoming.id {
+                Some(id) => store.load(id).await,
+                None => Ok(None),
+            },
         };
-        match shared.store.load(id).await {
+        match loaded {
             Ok(record) => {
                 let now = shared.clock.now();
-                state.loaded(record.filter(|r| !r.is_expired_at(now)));
+                let record = record.filter(|r| !r.is_expired_at(now));
+                match (record, shared.config.absolute_timeout()) {
+                    (Some(record), Some(timeout)) if timed_out(&record, timeout, now) => {
+                        state.loaded_timed_out(record.id);
+                    }
+                    (record, _) => state.loaded(record),
+                }
             }
             Err(Error::Corrupt { source }) => {
+                let id = self
+                    .inner
+                    .incoming
+                    .id
+                    .as_ref()
+                    .map_or("", SessionId::as_str);
                 let (record, first) = shared.suspicious.first_report(id);
                 if first {
                     tracing::warn!(
@@ -361,7 +399,11 @@ impl Session {
     }
 
     /// Removes every key, reserved ones (expiry, login) included, keeping
-    /// the ID. See [`flush`](Session::flush) to end the session instead.
+    /// the ID, and with it the creation time
+    /// ([`CREATED_KEY`](crate::expiry::CREATED_KEY)): the session goes on,
+    /// so its [absolute timeout](Config::with_absolute_timeout) does not
+    /// start over. See [`flush`](Session::flush) to end the session
+    /// instead.
     ///
     /// # Errors
     ///
@@ -566,7 +608,7 @@ impl Session {
         }
         let mut result = Ok(());
         for id in doomed {
-            if let Err(error) = self.inner.shared.store.delete(&id).await {
+            if let Err(error) = self.inner.shared.store().delete(&id).await {
                 error.log_store_failure("delete (flush)");
                 state.defer_deletes([id]);
                 result = Err(error);

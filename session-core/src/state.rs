@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
-use crate::expiry::{EXPIRY_KEY, Expiry};
+use time::OffsetDateTime;
+
+use crate::expiry::{self, CREATED_KEY, EXPIRY_KEY, Expiry};
 use crate::session::AUTH_USER_ID_KEY;
 use crate::{Error, Record, SessionData, SessionId};
 
@@ -31,6 +33,12 @@ pub(crate) struct State {
     data: Arc<SessionData>,
     base: Arc<SessionData>,
     version: u64,
+    /// The loaded record's expiry: when a renewal is throttled, the time
+    /// of the last renewal is derived from it.
+    loaded_expires_at: Option<OffsetDateTime>,
+    /// A record the cookie named that had reached its absolute timeout: not
+    /// adopted, and deleted at `finish`.
+    timed_out: Option<SessionId>,
     accessed: bool,
     modified: bool,
     finished: bool,
@@ -50,10 +58,34 @@ impl State {
             self.key = Some(record.id);
             self.in_store = true;
             self.version = record.version;
+            self.loaded_expires_at = Some(record.expires_at);
             self.base = Arc::clone(&record.data);
             self.data = record.data;
         }
         self.loaded = true;
+    }
+
+    /// The load found `id` past its absolute timeout: the session starts
+    /// empty and without a key (the ID is never adopted), and `finish`
+    /// deletes the record.
+    pub(crate) fn loaded_timed_out(&mut self, id: SessionId) {
+        self.timed_out = Some(id);
+        self.loaded = true;
+    }
+
+    /// The record found past its absolute timeout at load, if any.
+    pub(crate) fn timed_out(&self) -> Option<&SessionId> {
+        self.timed_out.as_ref()
+    }
+
+    /// The timed-out record is deleted (or given up on).
+    pub(crate) fn timed_out_done(&mut self) {
+        self.timed_out = None;
+    }
+
+    /// The expiry of the record as loaded, before this request wrote it.
+    pub(crate) fn loaded_expires_at(&self) -> Option<OffsetDateTime> {
+        self.loaded_expires_at
     }
 
     /// A handler method used the session.
@@ -90,14 +122,32 @@ impl State {
         Arc::make_mut(&mut self.data)
     }
 
-    /// Removes every key, keeping the ID.
+    /// Removes every key, keeping the ID and so the creation time: the
+    /// same session goes on, and clearing it must not restart its
+    /// absolute timeout.
     pub(crate) fn clear(&mut self) {
-        self.data = Arc::default();
+        let created = self.data.get(CREATED_KEY).cloned();
+        let mut data = SessionData::new();
+        if let Some(created) = created {
+            data.insert(CREATED_KEY.to_owned(), created);
+        }
+        self.data = Arc::new(data);
         self.modified = true;
     }
 
     pub(crate) fn custom_expiry(&self) -> Expiry {
         Expiry::from_stored(self.data.get(EXPIRY_KEY))
+    }
+
+    /// When the session was created, if it carries a readable stamp.
+    pub(crate) fn created_at(&self) -> Option<OffsetDateTime> {
+        expiry::created_from_stored(self.data.get(CREATED_KEY))
+    }
+
+    /// Records `now` as the session's creation time (about to be written).
+    pub(crate) fn stamp_created(&mut self, now: OffsetDateTime) {
+        self.data_mut()
+            .insert(CREATED_KEY.to_owned(), expiry::created_to_stored(now));
     }
 
     /// The session's ID: a loaded record's, one pending creation after a

@@ -24,6 +24,7 @@ FLAGS:
                                      | cached:CACHE+DB (e.g. cached:redis://HOST+postgres://USER@HOST/DB)
                                      | redis-cluster://HOST:PORT?node=HOST2:PORT2&node=...
                                      | redis-sentinel://HOST:PORT?sentinelServiceName=NAME&node=...
+                                     | signed-cookie | private-cookie
                                      (default: file, in a `sessions` folder under the OS temp dir)
     --addr HOST:PORT                 where to listen (default: 127.0.0.1:8000)
     --cookie-name NAME               default: sessionid
@@ -39,7 +40,21 @@ FLAGS:
                                      logs everyone out)
     --hash-ids-key-env VAR           like --hash-ids, with HMAC-SHA256 keyed by the environment
                                      variable VAR (at least 32 bytes, e.g. `openssl rand -hex 32`)
+    --absolute-timeout SECONDS       end every session this long after its creation,
+                                     however active (default: none)
+    --renewal-interval SECONDS       with --save-every-request, renew an unchanged session
+                                     at most once per interval (default: every request)
     -h, --help                       this text
+
+SIGNED COOKIES:
+    --store signed-cookie keeps the whole session in the cookie, signed
+    (HMAC-SHA256: the visitor can read it, not change it); private-cookie
+    also encrypts it (AES-256-GCM). The key comes from SESSION_SECRET_KEY:
+    128 hex digits (64 bytes, e.g. `openssl rand -hex 64`); several keys
+    separated by commas, newest first, rotate keys (the first signs, all
+    are accepted). Without it a key is generated and printed, and sessions
+    do not survive a restart. A logout cannot revoke a copied cookie, and
+    a session is limited to what fits in a 4 KiB cookie.
 
 LIMITS:
     Request bodies are limited to 64 KiB (65536 bytes) on every route and in
@@ -77,13 +92,19 @@ pub enum StoreChoice {
     /// `cached:CACHE+DB`: the first store as a cache in front of the
     /// second (Django's `cached_db`); neither is itself cached.
     Cached(Box<StoreChoice>, Box<StoreChoice>),
+    /// No store: the session lives in a signed cookie, encrypted too when
+    /// `encrypt`.
+    Cookie {
+        /// AES-256-GCM instead of HMAC-SHA256 only.
+        encrypt: bool,
+    },
 }
 
 /// What to do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     /// Serve the demo.
-    Serve(Options),
+    Serve(Box<Options>),
     /// Remove expired sessions.
     ClearExpired(StoreChoice, Option<std::time::Duration>),
     /// Print the usage.
@@ -148,6 +169,8 @@ fn parse_store(text: &str) -> Result<StoreChoice, String> {
     match text {
         "memory" => Ok(StoreChoice::Memory),
         "file" => Ok(StoreChoice::File(None)),
+        "signed-cookie" => Ok(StoreChoice::Cookie { encrypt: false }),
+        "private-cookie" => Ok(StoreChoice::Cookie { encrypt: true }),
         _ if text.starts_with("file:") => {
             let dir = text.trim_start_matches("file:");
             if dir.is_empty() {
@@ -173,8 +196,8 @@ fn parse_store(text: &str) -> Result<StoreChoice, String> {
             Ok(StoreChoice::Postgres(text.to_owned()))
         }
         _ => Err(format!(
-            "unknown store `{text}`: use memory, file, file:DIR, redis://HOST:PORT, postgres://USER@HOST/DB \
-             or cached:CACHE+DB"
+            "unknown store `{text}`: use memory, file, file:DIR, redis://HOST:PORT, \
+             postgres://USER@HOST/DB, cached:CACHE+DB, signed-cookie or private-cookie"
         )),
     }
 }
@@ -191,6 +214,14 @@ fn parse_cached(pair: &str) -> Result<StoreChoice, String> {
             return Err(format!("{usage}; a cached store cannot hold another"));
         }
         if let (Ok(cache), Ok(db)) = (parse_store(cache), parse_store(db)) {
+            if [&cache, &db]
+                .iter()
+                .any(|s| matches!(s, StoreChoice::Cookie { .. }))
+            {
+                return Err(format!(
+                    "{usage}; signed cookies keep no server-side records to cache"
+                ));
+            }
             return Ok(StoreChoice::Cached(Box::new(cache), Box::new(db)));
         }
     }
@@ -317,6 +348,14 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
             }
             "--every" if clear_expired => every = Some(parse_every(&value("--every")?)?),
             "--every" => return Err("--every belongs to clear-expired (see --help)".to_owned()),
+            "--absolute-timeout" => {
+                let secs = positive_seconds("--absolute-timeout", &value("--absolute-timeout")?)?;
+                options.config = options.config.with_absolute_timeout(secs);
+            }
+            "--renewal-interval" => {
+                let secs = positive_seconds("--renewal-interval", &value("--renewal-interval")?)?;
+                options.config = options.config.with_renewal_interval(secs);
+            }
             other => return Err(format!("unknown argument `{other}` (see --help)")),
         }
     }
@@ -326,7 +365,17 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
         }
         return Ok(Command::ClearExpired(options.store, every));
     }
-    Ok(Command::Serve(options))
+    Ok(Command::Serve(Box::new(options)))
+}
+
+/// A positive whole number of seconds for `flag`.
+fn positive_seconds(flag: &str, text: &str) -> Result<Duration, String> {
+    match text.parse::<u32>() {
+        Ok(secs) if secs > 0 => Ok(Duration::seconds(i64::from(secs))),
+        _ => Err(format!(
+            "{flag} takes a positive whole number of seconds, not `{text}`"
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -390,6 +439,42 @@ mod tests {
             );
         }
         assert!(USAGE.contains("redis-cluster://"), "{USAGE}");
+    }
+
+    #[test]
+    fn the_lifetime_flags_set_the_timeout_and_the_interval() {
+        let Command::Serve(options) = parse(args(
+            "--save-every-request --absolute-timeout 28800 --renewal-interval 60",
+        ))
+        .unwrap() else {
+            panic!("not serve")
+        };
+        let c = &options.config;
+        assert_eq!(c.absolute_timeout(), Some(Duration::hours(8)));
+        assert_eq!(c.renewal_interval(), Some(Duration::minutes(1)));
+        assert_eq!(c.validate(), Ok(()));
+        for bad in [
+            "--absolute-timeout 0",
+            "--renewal-interval -5",
+            "--absolute-timeout 1h",
+        ] {
+            let error = parse(args(bad)).unwrap_err();
+            assert!(
+                error.contains("positive whole number of seconds"),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn cookie_engines_are_stores_to_choose() {
+        for (flag, encrypt) in [("signed-cookie", false), ("private-cookie", true)] {
+            let Command::Serve(options) = parse(args(&format!("--store {flag}"))).unwrap() else {
+                panic!("not serve")
+            };
+            assert_eq!(options.store, StoreChoice::Cookie { encrypt });
+        }
+        assert!(USAGE.contains("SESSION_SECRET_KEY"), "{USAGE}");
     }
 
     #[test]

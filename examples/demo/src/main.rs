@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use session_core::{ClearExpired, HashedIds, SessionManager, SessionStore};
-use session_demo::cli::{self, Command, Framework, HashIds};
+use session_demo::cli::{self, Command, Framework, HashIds, StoreChoice};
 use session_demo::{serve, serve_actix, serve_axum, stores};
 
 #[tokio::main]
@@ -70,8 +70,20 @@ async fn run(command: Command) -> Result<(), String> {
             Ok(())
         }
         Command::Serve(options) => {
-            let store = hash_ids(stores::open(&options.store).await?, &options.hash_ids)?;
-            let sessions = SessionManager::new(store)
+            let sessions = match (&options.store, &options.hash_ids) {
+                (StoreChoice::Cookie { .. }, HashIds::Off) => {
+                    stores::manager(&options.store).await?
+                }
+                (StoreChoice::Cookie { .. }, _) => {
+                    return Err(
+                        "--hash-ids applies to server-side stores; signed cookies carry \
+                                no ID to a store"
+                            .to_owned(),
+                    );
+                }
+                (store, hash) => SessionManager::new(hash_ids(stores::open(store).await?, hash)?),
+            };
+            let sessions = sessions
                 .with_config(options.config.clone())
                 .map_err(|e| e.to_string())?;
             let framework = match options.framework {

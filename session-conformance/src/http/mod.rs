@@ -44,6 +44,8 @@ pub struct HttpSuite {
     teardown: Option<Arc<Teardown>>,
     store_capabilities: Capabilities,
     non_utf8_headers: bool,
+    server_side_state: bool,
+    id_cookie: bool,
     version: Option<String>,
 }
 
@@ -77,6 +79,8 @@ impl HttpSuite {
             teardown: None,
             store_capabilities: Capabilities::NONE,
             non_utf8_headers: true,
+            server_side_state: true,
+            id_cookie: true,
             version: None,
         }
     }
@@ -98,6 +102,30 @@ impl HttpSuite {
     #[must_use]
     pub fn non_utf8_headers(mut self, yes: bool) -> Self {
         self.non_utf8_headers = yes;
+        self
+    }
+
+    /// Whether the server keeps session state it can revoke, so that a
+    /// flushed, logged-out, rotated-away or expired cookie stops working
+    /// even when a copy of it is replayed. Say `false` for a signed-cookie
+    /// engine (the session lives in the cookie); the cases that need
+    /// revocation are then ignored with that reason in the certificate.
+    /// Default: `true`.
+    #[must_use]
+    pub fn server_side_state(mut self, yes: bool) -> Self {
+        self.server_side_state = yes;
+        self
+    }
+
+    /// Whether the session cookie's value is the session ID (32 characters
+    /// of `[a-z0-9]`, kept by later writes). Say `false` for a signed-cookie
+    /// engine, whose value carries the session and changes with every
+    /// write; the cases that check the ID itself are then ignored with that
+    /// reason, and the others accept any value the server issued.
+    /// Default: `true`.
+    #[must_use]
+    pub fn id_cookie(mut self, yes: bool) -> Self {
+        self.id_cookie = yes;
         self
     }
 
@@ -195,7 +223,13 @@ impl HttpSuite {
         let result = match self.start(&spec).await {
             Ok(addr) => {
                 let config = spec.config.clone();
-                (case.run)(HttpCtx { addr, config }).await
+                let id_cookie = self.id_cookie;
+                (case.run)(HttpCtx {
+                    addr,
+                    config,
+                    id_cookie,
+                })
+                .await
             }
             Err(failure) => Err(failure),
         };
@@ -231,6 +265,8 @@ impl runner::Suite for HttpSuite {
             capabilities: Some(self.store_capabilities.into()),
             manual_clock: None,
             non_utf8_headers: Some(self.non_utf8_headers),
+            server_side_state: Some(self.server_side_state),
+            id_cookie: Some(self.id_cookie),
         }
     }
 
@@ -243,6 +279,8 @@ impl runner::Suite for HttpSuite {
             capabilities: self.store_capabilities,
             manual_clock: false,
             non_utf8_headers: self.non_utf8_headers,
+            server_side_state: self.server_side_state,
+            id_cookie: self.id_cookie,
         }
         .skip(case.info.needs, &self.name)
     }
@@ -260,6 +298,8 @@ impl runner::Suite for HttpSuite {
 pub(crate) struct HttpCtx {
     addr: SocketAddr,
     config: Config,
+    /// The suite declared that the cookie value is the session ID.
+    id_cookie: bool,
 }
 
 impl HttpCtx {
@@ -270,6 +310,11 @@ impl HttpCtx {
 
     pub(crate) fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// See [`HttpSuite::id_cookie`].
+    pub(crate) fn id_cookie(&self) -> bool {
+        self.id_cookie
     }
 }
 

@@ -224,6 +224,14 @@ pub struct Options {
     /// Whether the framework hands the adapter `Cookie` fields that are not
     /// UTF-8 (`null` for store suites).
     pub non_utf8_headers: Option<bool>,
+    /// Whether the server keeps session state it can revoke (`null` for
+    /// store suites; `false` for signed-cookie sessions).
+    #[serde(default)]
+    pub server_side_state: Option<bool>,
+    /// Whether the session cookie's value is the session ID (`null` for
+    /// store suites; `false` for signed-cookie sessions).
+    #[serde(default)]
+    pub id_cookie: Option<bool>,
     /// Whether the slow cases were skipped (`SESSION_CONFORMANCE_SKIP_SLOW`).
     pub skip_slow: bool,
     /// Whether an unreachable implementation fails the run
@@ -255,6 +263,8 @@ pub(crate) struct Declared {
     pub(crate) capabilities: Option<DeclaredCapabilities>,
     pub(crate) manual_clock: Option<bool>,
     pub(crate) non_utf8_headers: Option<bool>,
+    pub(crate) server_side_state: Option<bool>,
+    pub(crate) id_cookie: Option<bool>,
 }
 
 /// What the runner knows about a run besides its rows.
@@ -339,6 +349,8 @@ impl Report {
             options: Options {
                 manual_clock: run.declared.manual_clock,
                 non_utf8_headers: run.declared.non_utf8_headers,
+                server_side_state: run.declared.server_side_state,
+                id_cookie: run.declared.id_cookie,
                 skip_slow: run.skip_slow,
                 require_backend: run.require_backend,
             },
@@ -423,6 +435,20 @@ impl Report {
                 out,
                 "- non-UTF-8 Cookie fields reach the adapter: {}",
                 yes_no(non_utf8)
+            );
+        }
+        if let Some(server_side) = self.options.server_side_state {
+            let _ = writeln!(
+                out,
+                "- server-side session state (revocable cookies): {}",
+                yes_no(server_side)
+            );
+        }
+        if let Some(id_cookie) = self.options.id_cookie {
+            let _ = writeln!(
+                out,
+                "- the cookie value is the session ID: {}",
+                yes_no(id_cookie)
             );
         }
         let _ = writeln!(

@@ -263,6 +263,8 @@ impl runner::Suite for StoreSuite {
             capabilities: Some(self.capabilities.into()),
             manual_clock: Some(self.manual_clock),
             non_utf8_headers: None,
+            server_side_state: None,
+            id_cookie: None,
         }
     }
 
@@ -275,6 +277,8 @@ impl runner::Suite for StoreSuite {
             capabilities: self.capabilities,
             manual_clock: self.manual_clock,
             non_utf8_headers: true,
+            server_side_state: true,
+            id_cookie: true,
         }
         .skip(case.info.needs, &self.name)
     }

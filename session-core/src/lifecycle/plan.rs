@@ -3,7 +3,7 @@
 //! `SessionMiddleware.process_response`). The executor in the parent module
 //! carries the plan out under the failure policy.
 
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 
 use crate::expiry;
 use crate::state::State;
@@ -15,6 +15,10 @@ pub(crate) struct Plan {
     /// Records an earlier flush failed to delete: they must go before
     /// anything else happens, whatever the status, or the response fails.
     pub(crate) retry_deletes: Vec<SessionId>,
+    /// A record the cookie named that had reached its absolute timeout:
+    /// deleted, best effort (core never adopts it again, and its stored
+    /// expiry ends at the timeout anyway).
+    pub(crate) delete_timed_out: Option<SessionId>,
     /// What to write and which cookie to send.
     pub(crate) action: Action,
     /// Whether the response varies on `Cookie` (the session was accessed).
@@ -47,6 +51,10 @@ pub(crate) enum Action {
         /// Only `save_every_request` asked for this write: the handler
         /// changed nothing, so a failure must not break the response.
         renewal: bool,
+        /// The session carries no creation time and an absolute timeout is
+        /// set: stamp it with `now` before writing (`expires_at` already
+        /// counts from it).
+        stamp_created: bool,
     },
 }
 
@@ -85,6 +93,7 @@ pub(crate) fn plan(
 ) -> Plan {
     let mut plan = Plan {
         retry_deletes: state.pending_deletes().to_vec(),
+        delete_timed_out: None,
         action: Action::Nothing,
         vary: state.is_accessed(),
     };
@@ -93,6 +102,7 @@ pub(crate) fn plan(
         // dropped, so the old session stays valid.
         return plan;
     }
+    plan.delete_timed_out = state.timed_out().cloned();
     if state.is_empty() {
         if cookie_present {
             plan.action = Action::RemoveCookie;
@@ -105,7 +115,8 @@ pub(crate) fn plan(
         return plan;
     }
     let custom = state.custom_expiry();
-    let expires_at = expiry::expiry_date(custom, now, config.cookie_age());
+    let created = state.created_at();
+    let mut expires_at = expires_at(config, custom, created, now);
     if expires_at <= now {
         // Set to expire in the past: the session is over already.
         let current = state.key().filter(|_| state.in_store());
@@ -120,8 +131,19 @@ pub(crate) fn plan(
         };
         return plan;
     }
+    if renewal && renewal_throttled(state, config, custom, expires_at, now) {
+        return plan;
+    }
+    // New sessions, and those written before the timeout was set, count
+    // from this write.
+    let stamp_created = created.is_none() && config.absolute_timeout().is_some();
+    if stamp_created {
+        expires_at = self::expires_at(config, custom, Some(now), now);
+    }
     let write = match (state.key(), state.in_store()) {
-        (Some(id), true) if renewal && can_touch => Write::Touch { id: id.clone() },
+        (Some(id), true) if renewal && can_touch && !stamp_created => {
+            Write::Touch { id: id.clone() }
+        }
         (Some(id), true) => Write::Save { id: id.clone() },
         (pending, _) => Write::Create {
             id: pending.cloned(),
@@ -133,19 +155,74 @@ pub(crate) fn plan(
         expires_at,
         custom,
         renewal,
+        stamp_created,
     };
     plan
+}
+
+/// When a session with the custom expiry `custom`, created at `created`,
+/// expires if it is saved at `now`: its expiry date, held at its absolute
+/// timeout when one is set and the session carries its creation time.
+pub(crate) fn expires_at(
+    config: &Config,
+    custom: Expiry,
+    created: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+) -> OffsetDateTime {
+    let end = expiry::expiry_date(custom, now, config.cookie_age());
+    match (created, config.absolute_timeout()) {
+        (Some(created), Some(timeout)) => end.min(expiry::absolute_deadline(created, timeout)),
+        _ => end,
+    }
+}
+
+/// Whether the renewal of an unchanged session is skipped under
+/// [`Config::renewal_interval`]: the session was renewed less than the
+/// interval ago, or renewing would extend it by less than a second (a
+/// fixed date, or a session held at its absolute timeout: cookie dates
+/// have whole seconds, and stores may round the stored expiry).
+///
+/// The last renewal is the loaded record's expiry minus the lifetime the
+/// session is given, so nothing extra is stored.
+fn renewal_throttled(
+    state: &State,
+    config: &Config,
+    custom: Expiry,
+    expires_at: OffsetDateTime,
+    now: OffsetDateTime,
+) -> bool {
+    let (Some(interval), Some(stored)) = (config.renewal_interval(), state.loaded_expires_at())
+    else {
+        return false;
+    };
+    if expires_at - stored < Duration::SECOND {
+        return true;
+    }
+    let lifetime = match custom {
+        Expiry::Seconds(secs) if secs != 0 => Duration::seconds(secs),
+        Expiry::At(_) => return true,
+        _ => config.cookie_age(),
+    };
+    now - stored.saturating_sub(lifetime) < interval
 }
 
 /// The cookie's `Max-Age` for a session with the custom expiry `custom`
 /// saved at `now`: `None` for a browser-close session. The custom expiry is
 /// the one of the data as finally stored, which a merge may have changed.
-pub(crate) fn cookie_max_age(config: &Config, custom: Expiry, now: OffsetDateTime) -> Option<i64> {
+/// `created` is the session's creation time, past whose absolute timeout
+/// the cookie never reaches.
+pub(crate) fn cookie_max_age(
+    config: &Config,
+    custom: Expiry,
+    created: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+) -> Option<i64> {
     if expiry::expire_at_browser_close(custom, config.expire_at_browser_close()) {
         return None;
     }
-    // Never past the stored expiry, which is clamped to what stores hold.
-    let until = expiry::expiry_date(custom, now, config.cookie_age());
+    // Never past the stored expiry, which is clamped to what stores hold
+    // and held at the absolute timeout.
+    let until = expires_at(config, custom, created, now);
     let clamp = (until - now).whole_seconds();
     Some(expiry::expiry_age(custom, now, config.cookie_age()).min(clamp.max(0)))
 }
@@ -154,7 +231,7 @@ pub(crate) fn cookie_max_age(config: &Config, custom: Expiry, now: OffsetDateTim
 mod tests {
     use super::*;
     use crate::Record;
-    use crate::expiry::EXPIRY_KEY;
+    use crate::expiry::{CREATED_KEY, EXPIRY_KEY};
     use serde_json::json;
     use time::Duration;
     use time::macros::datetime;
@@ -162,16 +239,22 @@ mod tests {
     const NOW: OffsetDateTime = datetime!(2030-06-15 12:00 UTC);
 
     fn loaded(data: serde_json::Value) -> State {
+        loaded_until(data, NOW + Duration::days(1))
+    }
+
+    /// A state loaded from a record of `data` that expires at `expires_at`.
+    fn loaded_until(data: serde_json::Value, expires_at: OffsetDateTime) -> State {
         let serde_json::Value::Object(map) = data else {
             panic!("an object")
         };
         let mut state = State::default();
-        state.loaded(Some(Record::new(
-            SessionId::generate(),
-            map,
-            NOW + Duration::days(1),
-        )));
+        state.loaded(Some(Record::new(SessionId::generate(), map, expires_at)));
         state
+    }
+
+    /// `{"_session_created": ...}` for a session created at `at`.
+    fn created(at: OffsetDateTime) -> serde_json::Value {
+        json!({"a": 1, CREATED_KEY: expiry::created_to_stored(at)})
     }
 
     fn action(state: &State, config: &Config, status: u16) -> Action {
@@ -220,6 +303,7 @@ mod tests {
                 expires_at: NOW + every.cookie_age(),
                 custom: Expiry::Default,
                 renewal: true,
+                stamp_created: false,
             }
         );
         let p = plan(&state, &every, 200, NOW, true, false);
@@ -245,6 +329,7 @@ mod tests {
                 expires_at: NOW + Config::default().cookie_age(),
                 custom: Expiry::Default,
                 renewal: false,
+                stamp_created: false,
             }
         );
     }
@@ -291,18 +376,283 @@ mod tests {
             _ => panic!("an object"),
         };
         assert_eq!(
-            cookie_max_age(&config, data(json!({})), NOW),
+            cookie_max_age(&config, data(json!({})), None, NOW),
             Some(1_209_600)
         );
         assert_eq!(
-            cookie_max_age(&config, data(json!({EXPIRY_KEY: 0})), NOW),
+            cookie_max_age(&config, data(json!({EXPIRY_KEY: 0})), None, NOW),
             None
         );
         assert_eq!(
-            cookie_max_age(&config, data(json!({EXPIRY_KEY: 60})), NOW),
+            cookie_max_age(&config, data(json!({EXPIRY_KEY: 60})), None, NOW),
             Some(60)
         );
-        let huge = cookie_max_age(&config, data(json!({EXPIRY_KEY: i64::MAX})), NOW).unwrap();
+        let huge = cookie_max_age(&config, data(json!({EXPIRY_KEY: i64::MAX})), None, NOW).unwrap();
         assert_eq!(huge, (expiry::MAX_EXPIRY - NOW).whole_seconds());
+    }
+
+    // --- absolute timeout --------------------------------------------------
+
+    fn timeout(hours: i64) -> Config {
+        Config::default().with_absolute_timeout(Duration::hours(hours))
+    }
+
+    #[test]
+    fn a_new_session_is_stamped_and_lives_at_most_the_timeout() {
+        let mut state = State::default();
+        state.loaded(None);
+        state.data_mut().insert("a".into(), json!(1));
+        let Action::Write {
+            write,
+            expires_at,
+            stamp_created,
+            ..
+        } = action(&state, &timeout(8), 200)
+        else {
+            panic!("a write")
+        };
+        assert_eq!(
+            write,
+            Write::Create {
+                id: None,
+                rotate_from: None
+            }
+        );
+        assert!(stamp_created);
+        assert_eq!(expires_at, NOW + Duration::hours(8));
+        let Action::Write { stamp_created, .. } = action(&state, &Config::default(), 200) else {
+            panic!("a write")
+        };
+        assert!(!stamp_created, "no timeout, no stamp");
+    }
+
+    #[test]
+    fn the_stored_expiry_is_held_at_creation_plus_timeout() {
+        let mut state = loaded(created(NOW - Duration::hours(7)));
+        state.data_mut().insert("b".into(), json!(2));
+        let Action::Write {
+            expires_at,
+            stamp_created,
+            ..
+        } = action(&state, &timeout(8), 200)
+        else {
+            panic!("a write")
+        };
+        assert_eq!(expires_at, NOW + Duration::hours(1));
+        assert!(!stamp_created, "the stamp is kept, never renewed");
+        // Shorter than the timeout: the inactivity expiry decides.
+        let Action::Write { expires_at, .. } = action(&state, &timeout(400), 200) else {
+            panic!("a write")
+        };
+        assert_eq!(expires_at, NOW + Config::default().cookie_age());
+    }
+
+    #[test]
+    fn a_second_before_the_timeout_still_writes_and_at_it_the_session_ends() {
+        let config = timeout(8);
+        let mut alive = loaded(created(NOW - Duration::hours(8) + Duration::SECOND));
+        alive.data_mut().insert("b".into(), json!(2));
+        assert!(matches!(
+            action(&alive, &config, 200),
+            Action::Write { expires_at, .. } if expires_at == NOW + Duration::SECOND
+        ));
+        let mut over = loaded(created(NOW - Duration::hours(8)));
+        let id = over.key().cloned().unwrap();
+        over.data_mut().insert("b".into(), json!(2));
+        assert_eq!(
+            action(&over, &config, 200),
+            Action::End {
+                delete: vec![id],
+                remove_cookie: true
+            }
+        );
+    }
+
+    #[test]
+    fn the_cookie_never_outlives_the_timeout() {
+        let config = timeout(8);
+        let created = Some(NOW - Duration::hours(7) - Duration::milliseconds(500));
+        // 30 minutes and a half second are left: whole seconds, rounded down.
+        assert_eq!(
+            cookie_max_age(&config, Expiry::Default, created, NOW),
+            Some(3_599)
+        );
+        assert_eq!(
+            cookie_max_age(&config, Expiry::Seconds(60), created, NOW),
+            Some(60),
+            "a shorter custom expiry still decides"
+        );
+        assert_eq!(
+            cookie_max_age(&config, Expiry::BrowserClose, created, NOW),
+            None,
+            "a browser-close cookie stays without a lifetime"
+        );
+        assert_eq!(
+            cookie_max_age(&Config::default(), Expiry::Default, created, NOW),
+            Some(1_209_600)
+        );
+    }
+
+    #[test]
+    fn a_session_from_before_the_setting_is_stamped_at_its_next_write() {
+        let config = timeout(8).with_save_every_request(true);
+        let mut state = loaded(json!({"a": 1}));
+        state.mark_accessed();
+        let id = state.key().cloned().unwrap();
+        // A renewal rewrites it once, to carry the stamp, instead of a touch.
+        assert_eq!(
+            action(&state, &config, 200),
+            Action::Write {
+                write: Write::Save { id },
+                expires_at: NOW + Duration::hours(8),
+                custom: Expiry::Default,
+                renewal: true,
+                stamp_created: true,
+            }
+        );
+        // Once stamped, renewals touch again.
+        let stamped = loaded(created(NOW - Duration::hours(1)));
+        assert!(matches!(
+            action(&stamped, &config, 200),
+            Action::Write {
+                write: Write::Touch { .. },
+                stamp_created: false,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_timed_out_load_removes_the_cookie_and_deletes_the_record() {
+        let id = SessionId::generate();
+        let mut state = State::default();
+        state.loaded_timed_out(id.clone());
+        state.mark_accessed();
+        assert!(state.is_empty());
+        let p = plan(&state, &timeout(8), 200, NOW, true, true);
+        assert_eq!(p.action, Action::RemoveCookie);
+        assert_eq!(p.delete_timed_out, Some(id.clone()));
+        // A write starts a new session under a fresh ID; the old record goes.
+        state.data_mut().insert("a".into(), json!(1));
+        let p = plan(&state, &timeout(8), 200, NOW, true, true);
+        assert!(matches!(
+            p.action,
+            Action::Write {
+                write: Write::Create {
+                    id: None,
+                    rotate_from: None
+                },
+                stamp_created: true,
+                ..
+            }
+        ));
+        assert_eq!(p.delete_timed_out, Some(id));
+        let p = plan(&state, &timeout(8), 503, NOW, true, true);
+        assert_eq!((p.action, p.delete_timed_out), (Action::Nothing, None));
+    }
+
+    // --- throttled renewal -------------------------------------------------
+
+    fn throttled() -> Config {
+        Config::default()
+            .with_save_every_request(true)
+            .with_renewal_interval(Duration::hours(1))
+    }
+
+    /// A state whose record was last renewed `ago` before `NOW` with a
+    /// lifetime of `lifetime`.
+    fn renewed(data: serde_json::Value, lifetime: Duration, ago: Duration) -> State {
+        let mut state = loaded_until(data, NOW - ago + lifetime);
+        state.mark_accessed();
+        state
+    }
+
+    #[rstest::rstest]
+    #[case::just_renewed(Duration::ZERO, false)]
+    #[case::a_second_short(Duration::hours(1) - Duration::SECOND, false)]
+    #[case::exactly_the_interval(Duration::hours(1), true)]
+    #[case::long_ago(Duration::days(3), true)]
+    fn an_unchanged_session_is_renewed_once_per_interval(
+        #[case] ago: Duration,
+        #[case] renews: bool,
+    ) {
+        let config = throttled();
+        let state = renewed(json!({"a": 1}), config.cookie_age(), ago);
+        let got = action(&state, &config, 200);
+        if renews {
+            assert!(
+                matches!(got, Action::Write { write: Write::Touch { .. }, renewal: true, expires_at, .. }
+                    if expires_at == NOW + config.cookie_age()),
+                "{got:?}"
+            );
+        } else {
+            assert_eq!(got, Action::Nothing);
+        }
+        // Without an interval, every request renews.
+        let every = Config::default().with_save_every_request(true);
+        assert!(matches!(
+            action(&state, &every, 200),
+            Action::Write {
+                write: Write::Touch { .. },
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_throttled_renewal_saves_where_the_store_cannot_touch() {
+        let config = throttled();
+        let state = renewed(json!({"a": 1}), config.cookie_age(), Duration::hours(2));
+        let p = plan(&state, &config, 200, NOW, true, false);
+        assert!(matches!(
+            p.action,
+            Action::Write {
+                write: Write::Save { .. },
+                renewal: true,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_changed_session_is_always_written() {
+        let config = throttled();
+        let mut state = renewed(json!({"a": 1}), config.cookie_age(), Duration::ZERO);
+        state.data_mut().insert("b".into(), json!(2));
+        assert!(matches!(
+            action(&state, &config, 200),
+            Action::Write {
+                write: Write::Save { .. },
+                renewal: false,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn the_interval_counts_from_the_sessions_own_lifetime() {
+        let config = throttled();
+        let data = json!({"a": 1, EXPIRY_KEY: 7_200});
+        let lifetime = Duration::seconds(7_200);
+        let recent = renewed(data.clone(), lifetime, Duration::minutes(30));
+        assert_eq!(action(&recent, &config, 200), Action::Nothing);
+        let due = renewed(data, lifetime, Duration::hours(1));
+        assert!(matches!(
+            action(&due, &config, 200),
+            Action::Write { expires_at, .. } if expires_at == NOW + lifetime
+        ));
+    }
+
+    #[test]
+    fn a_fixed_date_is_never_renewed_under_an_interval() {
+        let at = NOW + Duration::days(2);
+        let data = json!({"a": 1, EXPIRY_KEY: "2030-06-17T12:00:00Z"});
+        let state = loaded_until(data, at);
+        assert_eq!(action(&state, &throttled(), 200), Action::Nothing);
+        // A session held at its absolute timeout gains nothing either.
+        let config = throttled().with_absolute_timeout(Duration::hours(8));
+        let created_at = NOW - Duration::hours(7);
+        let held = loaded_until(created(created_at), created_at + Duration::hours(8));
+        assert_eq!(action(&held, &config, 200), Action::Nothing);
     }
 }

@@ -15,6 +15,7 @@ use crate::{
 };
 
 mod failure;
+mod lifetime;
 
 /// A `MemoryStore` that records every call and fails the operations it is
 /// told to.
@@ -345,6 +346,7 @@ async fn typed_values_round_trip_through_json() {
 
 #[rstest]
 #[case("_session_expiry")]
+#[case("_session_created")]
 #[case("_auth_user_id")]
 #[case("_sessionanything")]
 #[tokio::test]

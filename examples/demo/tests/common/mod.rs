@@ -20,11 +20,31 @@ pub async fn start(
     store: Arc<dyn SessionStore>,
     spec: ServerSpec,
 ) -> std::io::Result<SocketAddr> {
-    let sessions = SessionManager::new(store)
+    start_manager(framework, SessionManager::new(store), spec).await
+}
+
+/// Serves `framework` over `sessions` (any engine: a store or signed
+/// cookies) with the spec's settings on a loopback port; returns the
+/// address once it accepts connections.
+pub async fn start_manager(
+    framework: &str,
+    sessions: SessionManager,
+    spec: ServerSpec,
+) -> std::io::Result<SocketAddr> {
+    let sessions = sessions
         .with_config(spec.config)
         .map_err(std::io::Error::other)?;
     let (addr, _detached) = spawn(framework, sessions).await?;
     Ok(addr)
+}
+
+/// A signed-cookie manager with a fresh random key per server, encrypted
+/// or only signed.
+pub fn signed_cookies(encrypt: bool) -> SessionManager {
+    SessionManager::signed_cookies(
+        session_core::SignedCookies::new(session_core::SecretKey::generate())
+            .with_encryption(encrypt),
+    )
 }
 
 /// Spawns the demo's `serve::<framework>` over `sessions` on a loopback

@@ -35,7 +35,7 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§6",
         Config::default,
-        [],
+        [ServerSideState],
         ["adapter.core-decides"],
         "After flush, a request replaying the old cookie MUST see an empty session (the record is deleted)."
     ),
@@ -55,7 +55,7 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§6",
         Config::default,
-        [],
+        [IdCookie],
         ["adapter.core-decides"],
         "cycle MUST set a new, well-formed ID under which the same data is found."
     ),
@@ -65,7 +65,7 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§6",
         Config::default,
-        [],
+        [ServerSideState],
         ["adapter.core-decides"],
         "After cycle, a request replaying the old ID MUST see an empty session."
     ),
@@ -75,7 +75,7 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§6",
         Config::default,
-        [],
+        [ServerSideState],
         ["adapter.core-decides"],
         "login MUST rotate the ID and keep the anonymous data; the old ID MUST see an empty session."
     ),
@@ -105,7 +105,7 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§6",
         Config::default,
-        [],
+        [ServerSideState],
         ["adapter.core-decides", "adapter.set-cookie"],
         "logout MUST delete the cookie and the record: the old cookie sees no user and no data."
     ),

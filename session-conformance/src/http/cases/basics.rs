@@ -16,7 +16,7 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§5",
         Config::default,
-        [],
+        [IdCookie],
         ["adapter.set-cookie"],
         "The first write of a visitor without a cookie MUST set exactly one session cookie, whose value is a well-formed ID."
     ),
@@ -56,7 +56,7 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§5",
         Config::default,
-        [],
+        [IdCookie],
         ["adapter.set-cookie", "adapter.core-decides"],
         "A write to an existing session MUST renew the cookie with the same ID."
     ),

@@ -18,7 +18,7 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§5",
         Config::default,
-        [],
+        [IdCookie],
         ["adapter.concurrent", "adapter.errors"],
         "24 parallel writes of distinct keys to one session MUST all answer 2xx, each renewing the same session cookie."
     ),
@@ -38,7 +38,7 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§6",
         Config::default,
-        [],
+        [ServerSideState],
         ["adapter.concurrent", "adapter.errors"],
         "A logout racing with writes of the same session MUST leave the old cookie seeing an empty session, no request of the race may answer 5xx, and every write answered 2xx MUST carry a session cookie."
     ),
@@ -48,7 +48,7 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§6",
         Config::default,
-        [],
+        [ServerSideState],
         ["adapter.errors"],
         "A write whose session a concurrent logout deleted while the handler ran MUST answer 400 (the session was interrupted) without a session cookie, and MUST NOT revive the session."
     ),

@@ -57,7 +57,7 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§4",
         Config::default,
-        [],
+        [ServerSideState],
         ["adapter.core-decides"],
         "After set_expiry(at) with a past date, the next request MUST see an empty session."
     ),
@@ -87,7 +87,7 @@ pub(super) const CASES: &[HttpCase] = &[
         Must,
         "§4",
         save_every_request,
-        [],
+        [IdCookie],
         ["adapter.finish.every-request"],
         "With save_every_request, a request that does not touch a non-empty session MUST renew its cookie with the same ID."
     ),

@@ -17,12 +17,14 @@ mod cookies;
 mod data;
 mod expiry;
 mod headers;
+mod lifetime;
 mod secure;
 
 /// Declares a case whose body is the `async fn` of the same name as its
-/// title, run against a server with the settings `$config()` returns.
+/// title, run against a server with the settings `$config()` returns; a
+/// trailing `slow` marks a case that waits in real time.
 macro_rules! case {
-    ($id:literal, $title:ident, $level:ident, $section:literal, $config:expr, [$($need:ident),*], [$($clause:literal),+], $req:literal) => {
+    ($id:literal, $title:ident, $level:ident, $section:literal, $config:expr, [$($need:ident),*], [$($clause:literal),+], $req:literal $(, $slow:ident)?) => {
         $crate::http::HttpCase {
             info: $crate::CaseInfo {
                 id: $id,
@@ -32,12 +34,14 @@ macro_rules! case {
                 section: $section,
                 clauses: &[$($clause),+],
                 needs: &[$($crate::Need::$need),*],
-                slow: false,
+                slow: case!(@slow $($slow)?),
             },
             config: $config,
             run: |ctx| Box::pin($title(ctx)),
         }
     };
+    (@slow) => { false };
+    (@slow slow) => { true };
 }
 pub(crate) use case;
 
@@ -51,6 +55,7 @@ pub(super) static ALL: std::sync::LazyLock<Vec<HttpCase>> = std::sync::LazyLock:
         data::CASES,
         auth::CASES,
         expiry::CASES,
+        lifetime::CASES,
         concurrency::CASES,
     ]
     .into_iter()
