@@ -15,7 +15,7 @@ use fred::prelude::LuaInterface;
 use session_core::{SessionId, SessionManager, SessionStore};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const FRAMEWORKS: [&str; 3] = ["poem", "warp", "rocket"];
+const FRAMEWORKS: [&str; 5] = ["poem", "warp", "rocket", "axum", "actix"];
 
 /// Sends one request with `sessionid=<id>`; returns the status and the ID
 /// a `Set-Cookie` hands out, if any. A closed connection without an answer

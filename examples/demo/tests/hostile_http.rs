@@ -31,7 +31,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// The frameworks of the demo.
-pub const FRAMEWORKS: [&str; 3] = ["poem", "warp", "rocket"];
+pub const FRAMEWORKS: [&str; 5] = ["poem", "warp", "rocket", "axum", "actix"];
 
 /// How long one exchange may take before it counts as no answer.
 const ANSWER_WITHIN: Duration = Duration::from_secs(10);

@@ -49,7 +49,7 @@ use std::time::{Duration, Instant};
 use common::servers::{self, Answer, App, Client, Latencies, NoAnswer, ms};
 use session_core::{Config, SessionStore};
 
-const FRAMEWORKS: [&str; 3] = ["poem", "warp", "rocket"];
+const FRAMEWORKS: [&str; 5] = ["poem", "warp", "rocket", "axum", "actix"];
 
 /// Visitors writing through each app all along.
 const WRITERS_PER_APP: usize = 2;
