@@ -119,3 +119,33 @@ pub async fn postgres(_spec: &ServerSpec) -> Result<Arc<dyn SessionStore>, sessi
 pub fn memory(_spec: &ServerSpec) -> Arc<dyn SessionStore> {
     Arc::new(MemoryStore::new())
 }
+
+/// The directory [`file`] keeps a server's sessions in; [`remove_file_dir`]
+/// drops it after the case.
+fn file_dir(spec: &ServerSpec) -> std::path::PathBuf {
+    std::env::temp_dir()
+        .join("session-demo-http")
+        .join(&spec.namespace)
+}
+
+/// A `FileStore` in a fresh directory per server.
+pub fn file(spec: &ServerSpec) -> Result<Arc<dyn SessionStore>, session_core::Error> {
+    let dir = file_dir(spec);
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        session_core::Error::unavailable(format!("cannot create {}: {e}", dir.display()))
+    })?;
+    Ok(Arc::new(session_store_file::FileStore::open(dir)?))
+}
+
+/// Removes what [`file`] left behind.
+pub async fn remove_file_dir(spec: ServerSpec) {
+    let _ = std::fs::remove_dir_all(file_dir(&spec));
+}
+
+/// Redis in front of PostgreSQL (Django's `cached_db`), the Redis keys
+/// under the spec's namespace.
+pub async fn cached(spec: &ServerSpec) -> Result<Arc<dyn SessionStore>, session_core::Error> {
+    let cache = redis(spec).await?;
+    let db = postgres(spec).await?;
+    Ok(Arc::new(session_core::CachedStore::new(cache, db)))
+}
