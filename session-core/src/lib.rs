@@ -71,6 +71,8 @@
 //! | `Secure` / `HttpOnly` / `SameSite` | off (turn on behind HTTPS) / on / `Lax` |
 //! | expire at browser close | no |
 //! | save every request | no |
+//! | absolute timeout ([`Config::with_absolute_timeout`]) | none |
+//! | renewal interval ([`Config::with_renewal_interval`]) | none: with save every request, every request renews |
 //!
 //! See [`Config`] for each one; [`Config::production`] is the starting point
 //! behind HTTPS, and [`SessionManager::with_config`] refuses settings that
