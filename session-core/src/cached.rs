@@ -30,7 +30,11 @@
 //!   refills it). Touching the cache instead is not safe: a touch and a
 //!   save racing on two servers can reach the two stores in opposite
 //!   orders, leaving the cache with an expiry the database does not have.
-//! - **delete:** the database, then the cache.
+//! - **delete:** the database, then the cache. If the cache refuses the
+//!   delete (twice) while it still answers reads and holds the entry, the
+//!   delete fails: that entry would go on serving a logged-out session, so
+//!   core keeps the logout pending and sends no deletion cookie. A cache
+//!   that cannot be read at all serves nothing, and the delete succeeds.
 //! - **clear_expired:** both; the database's count is the answer.
 //!
 //! Every database change is followed by a cache step that either installs
@@ -45,10 +49,16 @@
 //!   entries carry the database's expiry, and a write that shortens it
 //!   either reaches the cache or removes the entry.
 //!
-//! Failures of the cache never fail a read or a write: the operation goes
-//! on through the database and the failure is logged at `warn` (kind and
-//! cause chain, never the session ID). A load whose cache read failed is
-//! served by the database without filling the cache.
+//! Failures of the cache never fail a read or a write, the one exception
+//! above aside: the operation goes on through the database and the failure
+//! is logged at `warn` (kind and cause chain, never the session ID). A load
+//! whose cache read failed is served by the database without filling the
+//! cache; an entry the cache reports as corrupt is replaced from the
+//! database.
+//!
+//! With `save_every_request`, every renewal removes the entry (see touch),
+//! so set [`Config::with_renewal_interval`](crate::Config::with_renewal_interval)
+//! too, or most requests miss the cache.
 //!
 //! # Costs
 //!
@@ -168,6 +178,43 @@ impl<C: SessionStore, D: SessionStore> CachedStore<C, D> {
         }
     }
 
+    /// Removes an entry that must not be served (a deleted session, a
+    /// record that changed): retried once, then, if the cache still answers
+    /// reads and holds the entry, the error is returned, since the entry
+    /// would be served. A cache that cannot be read serves nothing: that
+    /// failure is logged, and tolerated.
+    async fn evict(&self, id: &SessionId) -> Result<(), Error> {
+        let Err(error) = self.cache.delete(id).await else {
+            return Ok(());
+        };
+        if self.cache.delete(id).await.is_ok() {
+            return Ok(());
+        }
+        match self.cache.load(id).await {
+            Ok(None) => Ok(()),
+            Ok(Some(_)) => {
+                tracing::error!(
+                    kind = ?error.kind(),
+                    error = %error.report(),
+                    "the session cache answers reads but refuses to delete an entry the \
+                     database no longer holds as cached; failing the operation so it is not \
+                     served"
+                );
+                Err(error)
+            }
+            Err(_) => {
+                tracing::error!(
+                    kind = ?error.kind(),
+                    error = %error.report(),
+                    "the session cache is unreachable and could not remove an entry; if it \
+                     keeps its data across this outage, it serves the old record until it \
+                     expires (flush the cache after the outage)"
+                );
+                Ok(())
+            }
+        }
+    }
+
     /// Puts `record`, just read from the database, into the cache, then
     /// reads the database again and removes the entry if the record changed
     /// or went away meanwhile.
@@ -185,7 +232,10 @@ impl<C: SessionStore, D: SessionStore> CachedStore<C, D> {
         }
         match self.db.load(&record.id).await {
             Ok(Some(now)) if now == *record => {}
-            Ok(_) => self.invalidate(&record.id).await,
+            // Deleted or changed while the entry went in: it must go.
+            Ok(_) => {
+                let _ = self.evict(&record.id).await;
+            }
             Err(error) => {
                 // Unknown whether the fill is still right: drop it.
                 tracing::warn!(
@@ -234,6 +284,13 @@ impl<C: SessionStore, D: SessionStore> SessionStore for CachedStore<C, D> {
         let fill = match self.cache.load(id).await {
             Ok(Some(record)) => return Ok(Some(record)),
             Ok(None) => true,
+            // A bad entry is replaced from the database, not read around
+            // on every request until it expires.
+            Err(error) if error.kind() == ErrorKind::Corrupt => {
+                cache_failed("load", &error);
+                self.invalidate(id).await;
+                true
+            }
             Err(error) => {
                 cache_failed("load", &error);
                 false
@@ -266,25 +323,20 @@ impl<C: SessionStore, D: SessionStore> SessionStore for CachedStore<C, D> {
                 cache_failed("save", &error);
             }
         }
-        self.invalidate(&record.id).await;
+        // The database has the write: an entry the cache refuses to drop
+        // is logged at `error` by `evict`, and the save still succeeds.
+        let _ = self.evict(&record.id).await;
         Ok(())
     }
 
     async fn delete(&self, id: &SessionId) -> Result<(), Error> {
         let outcome = self.db.delete(id).await;
         // Also after a failed database delete, which may have happened.
-        match self.cache.delete(id).await {
-            Ok(()) => {}
-            Err(error) if outcome.is_err() => cache_failed("delete", &error),
-            Err(error) => tracing::error!(
-                kind = ?error.kind(),
-                error = %error.report(),
-                "session deleted from the database but not from the cache; if the cache keeps \
-                 its data across this outage, it serves the session until it expires (flush \
-                 the cache after the outage)"
-            ),
-        }
-        outcome
+        // A logout the cache would keep serving has not happened: `evict`
+        // fails when the cache still holds the entry and answers reads, so
+        // core keeps the logout pending and sends no deletion cookie.
+        let evicted = self.evict(id).await;
+        outcome.and(evicted)
     }
 
     async fn touch(&self, id: &SessionId, expires_at: OffsetDateTime) -> Result<(), Error> {
@@ -294,7 +346,7 @@ impl<C: SessionStore, D: SessionStore> SessionStore for CachedStore<C, D> {
             outcome => {
                 // Invalidate rather than touch the cache: see the module
                 // documentation (a touch and a save racing).
-                self.invalidate(id).await;
+                let _ = self.evict(id).await;
                 outcome
             }
         }
@@ -332,6 +384,10 @@ mod tests {
     struct Switchable<S> {
         inner: S,
         down: Arc<AtomicBool>,
+        /// Up for everything but deletes (a cache refusing writes).
+        refuse_deletes: Arc<AtomicBool>,
+        /// Loads report the stored entry as undecodable.
+        corrupt_loads: Arc<AtomicBool>,
         capabilities: Option<Capabilities>,
     }
 
@@ -340,6 +396,8 @@ mod tests {
             Switchable {
                 inner,
                 down: Arc::default(),
+                refuse_deletes: Arc::default(),
+                corrupt_loads: Arc::default(),
                 capabilities: None,
             }
         }
@@ -373,6 +431,9 @@ mod tests {
         }
         async fn load(&self, id: &SessionId) -> Result<Option<Record>, Error> {
             self.check()?;
+            if self.corrupt_loads.load(Ordering::SeqCst) {
+                return Err(Error::corrupt("the test planted an undecodable entry"));
+            }
             self.inner.load(id).await
         }
         async fn save(&self, record: &Record) -> Result<(), Error> {
@@ -381,6 +442,9 @@ mod tests {
         }
         async fn delete(&self, id: &SessionId) -> Result<(), Error> {
             self.check()?;
+            if self.refuse_deletes.load(Ordering::SeqCst) {
+                return Err(Error::unavailable("the test made the cache refuse deletes"));
+            }
             self.inner.delete(id).await
         }
         async fn touch(&self, id: &SessionId, at: OffsetDateTime) -> Result<(), Error> {
@@ -882,6 +946,79 @@ mod tests {
         s.cache.set_down(true);
         s.store.delete(&r.id).await.unwrap();
         assert_eq!(s.db.load(&r.id).await.unwrap(), None);
+    }
+
+    /// A cache that answers reads but refuses the delete would keep
+    /// serving a logged-out session: the delete fails, so core keeps the
+    /// logout pending and sends no deletion cookie.
+    #[tokio::test]
+    async fn delete_fails_while_the_cache_serves_an_entry_it_cannot_delete() {
+        let s = setup();
+        let r = record(1, Duration::hours(1));
+        s.store.create(&r).await.unwrap();
+        s.cache.refuse_deletes.store(true, Ordering::SeqCst);
+        let err = s.store.delete(&r.id).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unavailable);
+        assert_eq!(s.db.load(&r.id).await.unwrap(), None);
+        // Once the cache takes deletes again, the retried logout goes through.
+        s.cache.refuse_deletes.store(false, Ordering::SeqCst);
+        s.store.delete(&r.id).await.unwrap();
+        assert_eq!(s.store.load(&r.id).await.unwrap(), None);
+    }
+
+    /// The same through the session manager: the logout is an error, and
+    /// no deletion cookie goes out over a session the cache still serves.
+    #[tokio::test]
+    async fn a_logout_the_cache_would_undo_fails_through_the_manager() {
+        let s = setup();
+        let sessions = crate::SessionManager::new(s.store.clone()).with_clock(s.clock.clone());
+        let session = sessions.load(Vec::<&str>::new());
+        session.insert("user", 7).await.unwrap();
+        let cookie = sessions
+            .finish(&session, 200)
+            .await
+            .unwrap()
+            .set_cookie
+            .unwrap();
+        let pair = cookie.split(';').next().unwrap().to_owned();
+        s.cache.refuse_deletes.store(true, Ordering::SeqCst);
+        let session = sessions.load([pair.as_str()]);
+        assert!(session.flush().await.is_err());
+        assert!(sessions.finish(&session, 200).await.is_err());
+        // The visitor, still holding the cookie, is not shown a logout
+        // that did not happen: the cache and the database agree later.
+        s.cache.refuse_deletes.store(false, Ordering::SeqCst);
+        let session = sessions.load([pair.as_str()]);
+        session.flush().await.unwrap();
+        let outcome = sessions.finish(&session, 200).await.unwrap();
+        assert!(outcome.set_cookie.unwrap().contains("Max-Age=0"));
+        assert_eq!(s.store.load(&session_id(&pair)).await.unwrap(), None);
+    }
+
+    fn session_id(pair: &str) -> SessionId {
+        pair.split_once('=').unwrap().1.parse().unwrap()
+    }
+
+    /// An entry the cache cannot decode is replaced from the database,
+    /// not read around on every request.
+    #[tokio::test]
+    async fn a_corrupt_cache_entry_is_replaced_from_the_database() {
+        let s = setup();
+        let r = record(1, Duration::hours(1));
+        s.store.create(&r).await.unwrap();
+        let newer = with_n(&r, 2).with_version(0);
+        // The database moved on, the cache entry is bad.
+        s.db.save(&newer).await.unwrap();
+        s.cache.corrupt_loads.store(true, Ordering::SeqCst);
+        let served = s.store.load(&r.id).await.unwrap().unwrap();
+        assert_eq!(served.data.get("n"), Some(&json!(2)));
+        s.cache.corrupt_loads.store(false, Ordering::SeqCst);
+        let cached = s.cache.load(&r.id).await.unwrap().unwrap();
+        assert_eq!(
+            cached.data.get("n"),
+            Some(&json!(2)),
+            "the entry was refilled"
+        );
     }
 
     #[tokio::test]

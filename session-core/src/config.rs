@@ -377,7 +377,10 @@ impl Config {
     ///
     /// An inactivity expiry of `cookie_age` is then exact to within this
     /// interval: keep it well below `cookie_age` (say, a minute against
-    /// hours).
+    /// hours). A session whose lifetime is shorter than twice the interval
+    /// (a short `set_expiry`) is renewed every half lifetime instead, so an
+    /// active visitor is never logged out; a lifetime that became shorter
+    /// (a lowered `cookie_age`) is renewed at once.
     ///
     /// ```
     /// use session_core::Config;

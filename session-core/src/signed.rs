@@ -50,7 +50,13 @@
 //! that does not decode, or whose expiry has passed (an old cookie
 //! replayed past its age) gives an empty session, never an error page,
 //! and a warning on [`SUSPICIOUS_SESSION_TARGET`] (once per cookie; it
-//! carries a keyed fingerprint, never the value).
+//! carries a keyed fingerprint, never the value). An expired cookie is
+//! ordinary (a browser kept it) and only logged at `debug`.
+//!
+//! The keys given are never used as they are: the engine seals with
+//! HMAC-SHA512(key, a context string of its own), as Django salts its
+//! signed-cookie sessions, so a value the application signed for another
+//! purpose under the same key can never pass as a session.
 //!
 //! # Costs and limits
 //!
@@ -118,7 +124,9 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cookie::{Cookie, CookieJar, Key};
+use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
+use sha2::Sha512;
 use time::OffsetDateTime;
 
 use crate::cookie::{Incoming, MAX_COOKIE_BYTES, render_removal, render_value};
@@ -147,9 +155,33 @@ pub const SECRET_KEY_LEN: usize = 64;
 /// assert_eq!(format!("{key:?}"), "SecretKey(..)");
 /// ```
 #[derive(Clone)]
-pub struct SecretKey(Key);
+pub struct SecretKey {
+    /// What the caller gave: [`SecretKey::bytes`] hands it back.
+    master: Key,
+    /// What the engine signs and encrypts with (see [`KEY_CONTEXT`]).
+    engine: Key,
+}
+
+/// Domain separation, as Django salts its signed-cookie sessions: the
+/// engine never seals with the key it was given, but with
+/// HMAC-SHA512(key, this context). A value the application signed for
+/// another purpose under the same key (axum-extra's `SignedCookieJar`,
+/// actix-web's signed cookies, whose MAC covers the value only) therefore
+/// never verifies as a session.
+const KEY_CONTEXT: &[u8] = b"session-core/signed-cookie-sessions/v1";
 
 impl SecretKey {
+    fn from_master(master: Key) -> Result<Self, SecretKeyError> {
+        let error = SecretKeyError {
+            len: master.master().len(),
+        };
+        let mut mac = <Hmac<Sha512> as KeyInit>::new_from_slice(master.master())
+            .map_err(|_| error.clone())?;
+        mac.update(KEY_CONTEXT);
+        let engine = Key::try_from(mac.finalize().into_bytes().as_slice()).map_err(|_| error)?;
+        Ok(SecretKey { master, engine })
+    }
+
     /// A key from `bytes`: at least [`SECRET_KEY_LEN`] bytes from a
     /// cryptographically secure source; only the first 64 are used.
     ///
@@ -157,9 +189,8 @@ impl SecretKey {
     ///
     /// [`SecretKeyError`] when `bytes` is shorter than 64 bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, SecretKeyError> {
-        Key::try_from(bytes)
-            .map(SecretKey)
-            .map_err(|_| SecretKeyError { len: bytes.len() })
+        let master = Key::try_from(bytes).map_err(|_| SecretKeyError { len: bytes.len() })?;
+        Self::from_master(master)
     }
 
     /// A fresh random key from the operating system's CSPRNG. Sessions
@@ -170,13 +201,17 @@ impl SecretKey {
     ///
     /// If the operating system cannot provide randomness.
     pub fn generate() -> Self {
-        SecretKey(Key::generate())
+        let master = Key::generate();
+        // HMAC takes a key of any length and SHA-512 gives the 64 bytes a
+        // `Key` needs, so the derivation cannot fail.
+        #[allow(clippy::expect_used)]
+        Self::from_master(master).expect("HMAC-SHA512 gives 64 bytes")
     }
 
     /// The 64 bytes of key material, to store a generated key. Treat them
     /// as a password: never log them.
     pub fn bytes(&self) -> &[u8] {
-        self.0.master()
+        self.master.master()
     }
 }
 
@@ -260,7 +295,7 @@ impl SignedCookies {
 
     /// The cookie value carrying `payload`, sealed with the first key.
     fn seal(&self, name: &str, payload: Vec<u8>) -> Result<String, Error> {
-        let key = &self.first_key().0;
+        let key = &self.first_key().engine;
         let mut jar = CookieJar::new();
         if self.encrypt {
             let plain = String::from_utf8(payload).map_err(Error::backend)?;
@@ -285,7 +320,7 @@ impl SignedCookies {
     /// The payload of `value` if some listed key verifies it.
     fn unseal(&self, name: &str, value: &str) -> Result<Vec<u8>, Rejection> {
         let jar = CookieJar::new();
-        for SecretKey(key) in &self.keys {
+        for key in self.keys.iter().map(|k| &k.engine) {
             let cookie = Cookie::new(name.to_owned(), value.to_owned());
             if self.encrypt {
                 if let Some(plain) = jar.private(key).decrypt(cookie) {
@@ -336,6 +371,11 @@ impl SignedCookies {
             }
         }
         if let Some((value, why)) = rejected {
+            if matches!(why, Rejection::Expired) {
+                // A browser kept an old cookie: ordinary, not an attack.
+                tracing::debug!("a signed session cookie past its expiry was refused");
+                return None;
+            }
             let (cookie, first) = shared.first_suspicious(value);
             if first {
                 tracing::warn!(

@@ -164,7 +164,10 @@ where
                 // client will get `error_response()`, so finish with its
                 // status and carry the headers along with the error.
                 Err(error) => {
-                    let status = error.as_response_error().status_code().as_u16();
+                    // The status the client will see: `error_response()`
+                    // may differ from `status_code()` when only the former
+                    // is overridden.
+                    let status = error.error_response().status().as_u16();
                     match sessions.finish(&session, status).await {
                         Ok(outcome) => Err(WithSessionHeaders {
                             error,

@@ -195,15 +195,23 @@ fn renewal_throttled(
     else {
         return false;
     };
-    if expires_at - stored < Duration::SECOND {
+    let change = expires_at - stored;
+    if change.abs() < Duration::SECOND {
         return true;
+    }
+    if change.is_negative() {
+        // The lifetime was shortened (a lower cookie age): renew at once.
+        return false;
     }
     let lifetime = match custom {
         Expiry::Seconds(secs) if secs != 0 => Duration::seconds(secs),
         Expiry::At(_) => return true,
         _ => config.cookie_age(),
     };
-    now - stored.saturating_sub(lifetime) < interval
+    // Renew at least twice per lifetime, or a session whose lifetime is no
+    // longer than the interval would never be renewed and would end under
+    // an active visitor.
+    now - stored.saturating_sub(lifetime) < interval.min(lifetime / 2)
 }
 
 /// The cookie's `Max-Age` for a session with the custom expiry `custom`
@@ -596,6 +604,43 @@ mod tests {
                 write: Write::Touch { .. },
                 ..
             }
+        ));
+    }
+
+    /// A lifetime no longer than the interval is still renewed, twice per
+    /// lifetime, or an active visitor would be logged out.
+    #[rstest::rstest]
+    #[case::custom_fifteen_minutes(Some(900), Duration::minutes(7), false)]
+    #[case::custom_past_half(Some(900), Duration::seconds(450), true)]
+    #[case::cookie_age_of_thirty_minutes(None, Duration::minutes(15), true)]
+    #[case::cookie_age_inside_half(None, Duration::minutes(14), false)]
+    fn a_lifetime_shorter_than_the_interval_renews_at_half_of_it(
+        #[case] custom_secs: Option<i64>,
+        #[case] ago: Duration,
+        #[case] renews: bool,
+    ) {
+        let config = throttled().with_cookie_age(Duration::minutes(30));
+        let (data, lifetime) = match custom_secs {
+            Some(secs) => (json!({"a": 1, EXPIRY_KEY: secs}), Duration::seconds(secs)),
+            None => (json!({"a": 1}), config.cookie_age()),
+        };
+        let state = renewed(data, lifetime, ago);
+        let got = action(&state, &config, 200);
+        assert_eq!(
+            matches!(got, Action::Write { renewal: true, .. }),
+            renews,
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn a_shortened_lifetime_is_renewed_at_once() {
+        // Renewed a minute ago under a two-week cookie age, now one day.
+        let state = renewed(json!({"a": 1}), Duration::weeks(2), Duration::minutes(1));
+        let config = throttled().with_cookie_age(Duration::days(1));
+        assert!(matches!(
+            action(&state, &config, 200),
+            Action::Write { renewal: true, expires_at, .. } if expires_at == NOW + Duration::days(1)
         ));
     }
 

@@ -489,3 +489,35 @@ fn keys_need_64_bytes_and_never_show_in_debug() {
         "{debug}"
     );
 }
+
+/// A value the application signed for another purpose with the same key
+/// (another signed cookie, whose MAC covers only its value) must never
+/// pass as a session: the engine seals with a key derived for sessions.
+#[tokio::test]
+async fn a_value_signed_with_the_raw_key_elsewhere_is_refused() {
+    let sessions = signed(1);
+    // A payload the client chose, signed by some other part of the app
+    // under the very same key.
+    let forged = serde_json::to_vec(&json!({
+        "id": SessionId::generate().as_str(),
+        "iat": crate::record::unix_ms(NOW),
+        "exp": crate::record::unix_ms(NOW + Duration::days(1)),
+        "data": {"_auth_user_id": "1"},
+    }))
+    .unwrap();
+    let mut jar = CookieJar::new();
+    jar.signed_mut(&Key::from(&[1u8; 64]))
+        .add(Cookie::new("sessionid", URL_SAFE_NO_PAD.encode(&forged)));
+    let foreign = jar.get("sessionid").unwrap().value().to_owned();
+    assert_eq!(seen(&sessions, &foreign).await, json!({}));
+
+    // The same payload sealed by the engine is accepted, so the refusal
+    // above is the key separation, not a malformed payload.
+    let sealed = SignedCookies::new(key(1))
+        .seal("sessionid", forged)
+        .unwrap();
+    assert_eq!(
+        seen(&sessions, &sealed).await,
+        json!({"_auth_user_id": "1"})
+    );
+}
