@@ -96,11 +96,12 @@ async fn start(framework: &str) -> SocketAddr {
         _ => {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
-            if framework == "poem" {
-                tokio::spawn(session_demo::serve::poem(sessions, listener));
-            } else {
-                tokio::spawn(session_demo::serve::warp(sessions, listener));
-            }
+            match framework {
+                "poem" => tokio::spawn(session_demo::serve::poem(sessions, listener)),
+                "axum" => tokio::spawn(session_demo::serve_axum::axum(sessions, listener)),
+                "actix" => tokio::spawn(session_demo::serve_actix::actix(sessions, listener)),
+                _ => tokio::spawn(session_demo::serve::warp(sessions, listener)),
+            };
             addr
         }
     };
@@ -237,4 +238,14 @@ async fn warp_in_a_real_browser() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rocket_in_a_real_browser() {
     click_through("rocket").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn axum_in_a_real_browser() {
+    click_through("axum").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn actix_in_a_real_browser() {
+    click_through("actix").await;
 }
