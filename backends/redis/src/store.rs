@@ -28,7 +28,7 @@ use crate::options::{RedisOptions, millis_u32};
 /// JSON inside Redis; `load` refuses as corrupt any value without that head
 /// ([`has_script_head`]), so whatever loads can be saved and touched. A
 /// unit test pins the shape.
-const SAVE: &str = r#"
+const SAVE_LUA: &str = r#"
 if redis.call('TYPE', KEYS[1]).ok ~= 'string' then return 0 end
 local current = redis.call('GET', KEYS[1])
 local version = string.match(current, '^{"exp":%-?%d+,"ver":(%d+),"data":')
@@ -44,7 +44,7 @@ return 1
 ///
 /// `ARGV[1]` is digits with an optional sign, so it cannot carry a `%`
 /// that `gsub` would read as a capture reference.
-const TOUCH: &str = r#"
+const TOUCH_LUA: &str = r#"
 if redis.call('TYPE', KEYS[1]).ok ~= 'string' then return 0 end
 local current = redis.call('GET', KEYS[1])
 local moved, found = string.gsub(current, '^{"exp":%-?%d+,("ver":%d+,"data":)', '{"exp":' .. ARGV[1] .. ',%1', 1)
@@ -52,6 +52,28 @@ if found ~= 1 then return 0 end
 redis.call('SET', KEYS[1], moved, 'XX', 'PXAT', ARGV[2])
 return 1
 "#;
+
+/// A script and its SHA-1, so each call sends `EVALSHA` and 40 bytes
+/// instead of the whole body, and Redis does not hash the body per call.
+/// A server that does not know it yet (restarted, `SCRIPT FLUSH`, another
+/// cluster node) answers `NOSCRIPT`; the call is then repeated with
+/// `EVAL`, which caches it there. A test checks each hash against the
+/// server's own `SCRIPT LOAD`.
+#[derive(Debug, Clone, Copy)]
+struct Script {
+    body: &'static str,
+    sha1: &'static str,
+}
+
+const SAVE: Script = Script {
+    body: SAVE_LUA,
+    sha1: "6933ce810d02c6ef47994d588f72bc5215492780",
+};
+
+const TOUCH: Script = Script {
+    body: TOUCH_LUA,
+    sha1: "53259410198a8dbf2e75ec03b67f44982da34212",
+};
 
 /// Sessions in Redis. See the [crate docs](crate) for the key layout, the
 /// failure policy and the defaults.
@@ -327,22 +349,30 @@ impl RedisStore {
         RedisError::from_fred(cause, &self.servers, timeout).into_core()
     }
 
-    /// Runs one of the scripts on the key (`EVAL`, routed by the key's
-    /// hash slot), with the store's per-command options.
-    async fn script(
-        &self,
-        script: &'static str,
-        key: String,
-        args: Vec<Value>,
-    ) -> Result<i64, Error> {
-        let command = CustomCommand::new_static("EVAL", ClusterHash::from(key.as_str()), false);
+    /// Runs one of the scripts on the key (`EVALSHA`, then `EVAL` if the
+    /// server does not know the script yet; routed by the key's hash slot),
+    /// with the store's per-command options.
+    async fn script(&self, script: Script, key: String, args: Vec<Value>) -> Result<i64, Error> {
+        let client = self.client()?;
+        let slot = ClusterHash::from(key.as_str());
         let mut all: Vec<Value> = Vec::with_capacity(3 + args.len());
-        all.extend([Value::from(script), Value::from(1_i64), Value::from(key)]);
+        all.extend([
+            Value::from(script.sha1),
+            Value::from(1_i64),
+            Value::from(key),
+        ]);
         all.extend(args);
-        self.client()?
-            .custom(command, all)
-            .await
-            .map_err(|e| self.fail(e))
+        let by_hash = CustomCommand::new_static("EVALSHA", slot.clone(), false);
+        match client.custom(by_hash, all.clone()).await {
+            Err(e) if e.details().starts_with("NOSCRIPT") => {
+                if let Some(first) = all.first_mut() {
+                    *first = Value::from(script.body);
+                }
+                let by_body = CustomCommand::new_static("EVAL", slot, false);
+                client.custom(by_body, all).await.map_err(|e| self.fail(e))
+            }
+            other => other.map_err(|e| self.fail(e)),
+        }
     }
 }
 
@@ -444,12 +474,43 @@ mod tests {
 
     use super::{SAVE, TOUCH, deadline, decode, has_script_head};
 
+    /// `EVALSHA` finds a script only by the hash the server computes: ask
+    /// the server for it (the local one, like every test of this crate).
+    #[tokio::test]
+    async fn each_scripts_hash_is_the_one_redis_computes() {
+        use fred::prelude::{ClientLike, Config};
+        let url = std::env::var("SESSION_TEST_REDIS_URL")
+            .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+        let client = fred::prelude::Client::new(Config::from_url(&url).unwrap(), None, None, None);
+        client.init().await.unwrap_or_else(|e| {
+            panic!(
+                "Redis at {url} is unreachable ({e}); start it with `redis-server --daemonize yes \
+                 --bind 127.0.0.1 --port 6379 --save \"\" --appendonly no` or set \
+                 SESSION_TEST_REDIS_URL"
+            )
+        });
+        for script in [SAVE, TOUCH] {
+            let sha: String = client
+                .custom(
+                    fred::types::CustomCommand::new_static(
+                        "SCRIPT",
+                        fred::types::ClusterHash::Random,
+                        false,
+                    ),
+                    vec!["LOAD", script.body],
+                )
+                .await
+                .unwrap();
+            assert_eq!(sha, script.sha1);
+        }
+    }
+
     /// Redis Cluster runs a script on the master of its keys' slot and
     /// refuses one that touches a key it was not given: every call of each
     /// script must be on `KEYS[1]`, the session's own key.
     #[test]
     fn the_scripts_touch_only_the_key_they_are_given() {
-        for (name, script) in [("SAVE", SAVE), ("TOUCH", TOUCH)] {
+        for (name, script) in [("SAVE", SAVE.body), ("TOUCH", TOUCH.body)] {
             let calls: Vec<&str> = script.split("redis.call(").skip(1).collect();
             assert!(!calls.is_empty(), "{name} calls nothing");
             for call in calls {
