@@ -52,3 +52,36 @@ async fn a_server_that_does_not_know_the_scripts_learns_them() {
     assert_eq!(calls("evalsha"), 6, "{stats}");
     assert_eq!(calls("eval"), 4, "{stats}");
 }
+
+/// Touch rewrites the expiry digits in place when their count is unchanged
+/// and the whole document otherwise: both keep data and version exactly.
+#[tokio::test]
+async fn touch_keeps_the_record_whether_the_expiry_changes_length_or_not() {
+    let at_ms =
+        |ms: i64| OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap();
+    let store = common::fresh_store("touch_lengths").await;
+    let id = SessionId::generate();
+    let mut data = SessionData::new();
+    data.insert("k".into(), "v".repeat(2048).into());
+    let record = Record::new(id.clone(), data, at_ms(1_924_992_000_000)).with_version(41);
+    store.create(&record).await.unwrap();
+    for at in [
+        at_ms(1_959_300_122_123),   // 13 digits, as before: in place
+        at_ms(221_845_392_000_000), // 15 digits: rewritten
+        at_ms(1_993_518_183_456),   // 13 again: rewritten
+        at_ms(2_027_736_244_789),   // in place
+    ] {
+        store.touch(&id, at).await.unwrap();
+        let back = store.load(&id).await.unwrap().unwrap();
+        assert_eq!(back.expires_at, at);
+        assert_eq!((&back.data, back.version), (&record.data, 41));
+        let deadline: i64 = raw(&store, "PEXPIRETIME", vec![store.key(&id)]).await;
+        assert_eq!(deadline, back.expires_at_unix_ms() - 1);
+    }
+    // An expiry in the past ends the record, on either path.
+    store
+        .touch(&id, OffsetDateTime::now_utc() - Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(store.load(&id).await.unwrap(), None);
+}
