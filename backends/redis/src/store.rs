@@ -32,8 +32,8 @@ use crate::options::{RedisOptions, millis_u32};
 /// expiry, a 20-digit version), so the check costs the same for a session
 /// of 100 bytes and one of a mebibyte.
 const SAVE_LUA: &str = r#"
-if redis.call('TYPE', KEYS[1]).ok ~= 'string' then return 0 end
-local head = redis.call('GETRANGE', KEYS[1], 0, 63)
+local head = redis.pcall('GETRANGE', KEYS[1], 0, 63)
+if type(head) ~= 'string' then return 0 end
 local version = string.match(head, '^{"exp":%-?%d+,"ver":(%d+),"data":')
 if not version then return 0 end
 if version ~= ARGV[2] then return -1 end
@@ -52,8 +52,8 @@ return 1
 /// optional sign, so it cannot carry a `%` that `gsub` would read as a
 /// capture reference.
 const TOUCH_LUA: &str = r#"
-if redis.call('TYPE', KEYS[1]).ok ~= 'string' then return 0 end
-local head = redis.call('GETRANGE', KEYS[1], 0, 63)
+local head = redis.pcall('GETRANGE', KEYS[1], 0, 63)
+if type(head) ~= 'string' then return 0 end
 local old = string.match(head, '^{"exp":(%-?%d+),"ver":%d+,"data":')
 if not old then return 0 end
 if #old == #ARGV[1] then
@@ -81,12 +81,12 @@ struct Script {
 
 const SAVE: Script = Script {
     body: SAVE_LUA,
-    sha1: "d40e39ad0e50724bb8f8a283fb651521cadddef3",
+    sha1: "89b0b779dbad3b4ea81752c38ae374aca930d185",
 };
 
 const TOUCH: Script = Script {
     body: TOUCH_LUA,
-    sha1: "5644819b7b0aae68a53a1dfd372fe47ca6978d16",
+    sha1: "b141ceb7d0bc7502a8c1bdd74253f156063583ac",
 };
 
 /// Sessions in Redis. See the [crate docs](crate) for the key layout, the
