@@ -1,0 +1,103 @@
+//! `RedisStore` against raw fred doing the same work on the same server:
+//! `GET` the blob, `SET` it back with `PXAT`, from a pool of the same size.
+
+use fred::bytes::Bytes;
+use fred::prelude::{ClientLike, Config, KeysInterface, Pool};
+use fred::types::{Builder, Expiration};
+use session_core::Record;
+use session_store_redis::{RedisOptions, RedisStore};
+
+use crate::driver::{BenchError, Workload, pick};
+use crate::workloads::RoundTrip;
+
+/// `SESSION_TEST_REDIS_URL`, default the local server (the tests' too).
+pub(crate) fn url() -> String {
+    std::env::var("SESSION_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+fn unreachable(url: &str, cause: &str) -> BenchError {
+    format!(
+        "Redis at {url} is unreachable ({cause}); start it with \
+         `redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save \"\" --appendonly no` \
+         or set SESSION_TEST_REDIS_URL"
+    )
+    .into()
+}
+
+/// The store with its default options, keys under `session_bench:`.
+pub(crate) async fn store(records: &[Record]) -> Result<RoundTrip<RedisStore>, BenchError> {
+    let url = url();
+    let store = RedisStore::connect(&url)
+        .await
+        .map_err(|e| unreachable(&url, &e.report()))?
+        .with_prefix("session_bench:");
+    RoundTrip::seed(store, records).await
+}
+
+/// What an application would write by hand with fred.
+#[derive(Debug)]
+pub(crate) struct RawFred {
+    pool: Pool,
+    keys: Vec<String>,
+    expires_at_ms: i64,
+}
+
+impl RawFred {
+    /// A pool as large as the store's default, and `records` written as
+    /// the blobs the store writes (same size), under `session_bench_raw:`.
+    pub(crate) async fn seed(records: &[Record]) -> Result<Self, BenchError> {
+        let url = url();
+        let config = Config::from_url(&url).map_err(|e| unreachable(&url, &e.to_string()))?;
+        let pool = Builder::from_config(config).build_pool(RedisOptions::default().pool_size())?;
+        pool.init()
+            .await
+            .map_err(|e| unreachable(&url, &e.to_string()))?;
+        let mut keys = Vec::with_capacity(records.len());
+        let mut expires_at_ms = 0;
+        for record in records {
+            let key = format!("session_bench_raw:{{{}}}", record.id.as_str());
+            expires_at_ms = record.expires_at_unix_ms();
+            pool.set::<(), _, _>(
+                key.as_str(),
+                record.encode()?,
+                Some(Expiration::PXAT(expires_at_ms)),
+                None,
+                false,
+            )
+            .await?;
+            keys.push(key);
+        }
+        Ok(RawFred {
+            pool,
+            keys,
+            expires_at_ms,
+        })
+    }
+
+    /// Deletes the keys [`RawFred::seed`] wrote.
+    pub(crate) async fn clean(&self) -> Result<(), BenchError> {
+        for key in &self.keys {
+            self.pool.del::<(), _>(key.as_str()).await?;
+        }
+        Ok(())
+    }
+}
+
+impl Workload for RawFred {
+    async fn op(&self, worker: usize, workers: usize, n: u64) -> Result<(), BenchError> {
+        let key = pick(&self.keys, worker, workers, n).ok_or("no keys were seeded")?;
+        let blob: Option<Bytes> = self.pool.get(key.as_str()).await?;
+        let blob =
+            blob.ok_or("a seeded key is gone from Redis (expired? deleted by someone else?)")?;
+        self.pool
+            .set::<(), _, _>(
+                key.as_str(),
+                blob,
+                Some(Expiration::PXAT(self.expires_at_ms)),
+                None,
+                false,
+            )
+            .await?;
+        Ok(())
+    }
+}
