@@ -139,6 +139,8 @@ pub mod session;
 pub mod signed;
 mod state;
 pub mod store;
+#[cfg(test)]
+mod test_log;
 
 pub use async_trait::async_trait;
 pub use cached::CachedStore;

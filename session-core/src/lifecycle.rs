@@ -38,6 +38,35 @@ pub struct Outcome {
     pub vary_cookie: bool,
 }
 
+#[cfg(feature = "http")]
+impl Outcome {
+    /// Appends what the outcome asks for to a response's headers, for
+    /// adapters on the `http` crate's types (Poem, Warp, tower/axum,
+    /// hyper): the `Set-Cookie`, and `Vary: Cookie`, each as a field of its
+    /// own, so the application's cookies and `Vary` values stay as they
+    /// were.
+    ///
+    /// A cookie that cannot be a header value is left out and logged with
+    /// [`log_unsendable_cookie`]: the store has already been written, so the
+    /// response still goes out and the browser keeps its previous cookie.
+    /// [`Config::validate`] makes this impossible for the cookies core
+    /// renders.
+    pub fn apply_to(self, headers: &mut http::HeaderMap, config: &Config) {
+        use http::header::{SET_COOKIE, VARY};
+        if let Some(cookie) = self.set_cookie {
+            match http::HeaderValue::try_from(cookie) {
+                Ok(value) => {
+                    headers.append(SET_COOKIE, value);
+                }
+                Err(_) => log_unsendable_cookie(config),
+            }
+        }
+        if self.vary_cookie {
+            headers.append(VARY, http::HeaderValue::from_static("Cookie"));
+        }
+    }
+}
+
 /// The entry point: holds the store, the settings and the clock, and runs
 /// the two halves of every request.
 ///

@@ -53,10 +53,10 @@ use std::fmt;
 use std::ops::Deref;
 
 use poem::error::ResponseError;
-use poem::http::header::{COOKIE, SET_COOKIE, VARY};
-use poem::http::{HeaderMap, HeaderValue, StatusCode};
+use poem::http::StatusCode;
+use poem::http::header::COOKIE;
 use poem::{Endpoint, FromRequest, Middleware, Request, RequestBody, Response};
-use session_core::{Config, SessionManager};
+use session_core::SessionManager;
 
 pub use session_core;
 
@@ -106,30 +106,11 @@ impl<E: Endpoint> Endpoint for SessionEndpoint<E> {
             .await
         {
             Ok(outcome) => {
-                if let Some(cookie) = outcome.set_cookie {
-                    append_set_cookie(response.headers_mut(), cookie, self.sessions.config());
-                }
-                if outcome.vary_cookie {
-                    response
-                        .headers_mut()
-                        .append(VARY, HeaderValue::from_static("Cookie"));
-                }
+                outcome.apply_to(response.headers_mut(), self.sessions.config());
                 Ok(response)
             }
             Err(error) => Ok(SessionError(error).as_response()),
         }
-    }
-}
-
-/// Appends `cookie` as a `Set-Cookie` header, or logs an error when it
-/// cannot be a header value. The store has already been written by then, so
-/// the response still goes out; the browser keeps its previous cookie.
-fn append_set_cookie(headers: &mut HeaderMap, cookie: String, config: &Config) {
-    match HeaderValue::try_from(cookie) {
-        Ok(value) => {
-            headers.append(SET_COOKIE, value);
-        }
-        Err(_) => session_core::lifecycle::log_unsendable_cookie(config),
     }
 }
 
@@ -210,30 +191,7 @@ mod test_support;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{
-        assert_store_error_logged, assert_unsendable_cookie_logged, logged, pool_timed_out,
-        unsendable_cookie, valid_cookie,
-    };
-
-    #[test]
-    fn a_cookie_that_cannot_be_a_header_is_logged_not_dropped_silently() {
-        let (config, cookie) = unsendable_cookie();
-        let mut headers = HeaderMap::new();
-        let log = logged(|| append_set_cookie(&mut headers, cookie, &config));
-        assert!(headers.get(SET_COOKIE).is_none());
-        assert_unsendable_cookie_logged(&log);
-    }
-
-    #[test]
-    fn a_valid_cookie_is_appended_beside_the_apps_own() {
-        let mut headers = HeaderMap::new();
-        headers.append(SET_COOKIE, HeaderValue::from_static("theme=dark"));
-        let log = logged(|| append_set_cookie(&mut headers, valid_cookie(), &Config::default()));
-        let values: Vec<_> = headers.get_all(SET_COOKIE).iter().collect();
-        assert_eq!(values.len(), 2, "{values:?}");
-        assert_eq!(values[1], valid_cookie().as_str());
-        assert!(log.is_empty(), "{log}");
-    }
+    use crate::test_support::{assert_store_error_logged, logged, pool_timed_out};
 
     #[test]
     fn a_store_error_logs_its_kind_and_cause_chain_and_answers_without_them() {

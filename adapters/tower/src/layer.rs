@@ -5,9 +5,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use http::header::{CONTENT_TYPE, COOKIE, SET_COOKIE, VARY};
-use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
-use session_core::{Config, Session, SessionManager};
+use http::header::{CONTENT_TYPE, COOKIE};
+use http::{HeaderValue, Request, Response, StatusCode};
+use session_core::{Session, SessionManager};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -116,31 +116,10 @@ async fn finish<B>(
     let (mut parts, body) = response.into_parts();
     match sessions.finish(session, parts.status.as_u16()).await {
         Ok(outcome) => {
-            if let Some(cookie) = outcome.set_cookie {
-                append_set_cookie(&mut parts.headers, cookie, sessions.config());
-            }
-            if outcome.vary_cookie {
-                // Appended as a field of its own: the application's `Vary`
-                // values stay as they were.
-                parts
-                    .headers
-                    .append(VARY, HeaderValue::from_static("Cookie"));
-            }
+            outcome.apply_to(&mut parts.headers, sessions.config());
             Response::from_parts(parts, SessionBody::inner(body))
         }
         Err(error) => error_response(&error),
-    }
-}
-
-/// Appends `cookie` as a `Set-Cookie` header, or logs an error when it
-/// cannot be a header value. The store has already been written by then, so
-/// the response still goes out; the browser keeps its previous cookie.
-fn append_set_cookie(headers: &mut HeaderMap, cookie: String, config: &Config) {
-    match HeaderValue::try_from(cookie) {
-        Ok(value) => {
-            headers.append(SET_COOKIE, value);
-        }
-        Err(_) => session_core::lifecycle::log_unsendable_cookie(config),
     }
 }
 
@@ -164,10 +143,7 @@ mod tests {
     use http_body_util::{BodyExt, Full};
 
     use super::*;
-    use crate::test_support::{
-        assert_store_error_logged, assert_unsendable_cookie_logged, logged, pool_timed_out,
-        unsendable_cookie, valid_cookie,
-    };
+    use crate::test_support::{assert_store_error_logged, logged, pool_timed_out};
 
     fn assert_send<T: Send>(_: &T) {}
     fn assert_clone<T: Clone>() {}
@@ -191,26 +167,6 @@ mod tests {
         );
         let future = service.call(Request::new(()));
         assert_send(&future);
-    }
-
-    #[test]
-    fn a_cookie_that_cannot_be_a_header_is_logged_not_dropped_silently() {
-        let (config, cookie) = unsendable_cookie();
-        let mut headers = HeaderMap::new();
-        let log = logged(|| append_set_cookie(&mut headers, cookie, &config));
-        assert!(headers.get(SET_COOKIE).is_none());
-        assert_unsendable_cookie_logged(&log);
-    }
-
-    #[test]
-    fn a_valid_cookie_is_appended_beside_the_apps_own() {
-        let mut headers = HeaderMap::new();
-        headers.append(SET_COOKIE, HeaderValue::from_static("theme=dark"));
-        let log = logged(|| append_set_cookie(&mut headers, valid_cookie(), &Config::default()));
-        let values: Vec<_> = headers.get_all(SET_COOKIE).iter().collect();
-        assert_eq!(values.len(), 2, "{values:?}");
-        assert_eq!(values[1], valid_cookie().as_str());
-        assert!(log.is_empty(), "{log}");
     }
 
     #[tokio::test]

@@ -60,9 +60,9 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
-use session_core::{Config, SessionManager};
-use warp::http::header::{COOKIE, SET_COOKIE, VARY};
-use warp::http::{HeaderMap, HeaderValue, StatusCode};
+use session_core::SessionManager;
+use warp::http::header::COOKIE;
+use warp::http::{HeaderMap, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
@@ -124,29 +124,10 @@ pub async fn respond(
 ) -> Response {
     match manager.finish(session, response.status().as_u16()).await {
         Ok(outcome) => {
-            if let Some(cookie) = outcome.set_cookie {
-                append_set_cookie(response.headers_mut(), cookie, manager.config());
-            }
-            if outcome.vary_cookie {
-                response
-                    .headers_mut()
-                    .append(VARY, HeaderValue::from_static("Cookie"));
-            }
+            outcome.apply_to(response.headers_mut(), manager.config());
             response
         }
         Err(error) => SessionError(error).into_response(),
-    }
-}
-
-/// Appends `cookie` as a `Set-Cookie` header, or logs an error when it
-/// cannot be a header value. The store has already been written by then, so
-/// the response still goes out; the browser keeps its previous cookie.
-fn append_set_cookie(headers: &mut HeaderMap, cookie: String, config: &Config) {
-    match HeaderValue::try_from(cookie) {
-        Ok(value) => {
-            headers.append(SET_COOKIE, value);
-        }
-        Err(_) => session_core::lifecycle::log_unsendable_cookie(config),
     }
 }
 
@@ -192,30 +173,7 @@ mod test_support;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{
-        assert_store_error_logged, assert_unsendable_cookie_logged, logged, pool_timed_out,
-        unsendable_cookie, valid_cookie,
-    };
-
-    #[test]
-    fn a_cookie_that_cannot_be_a_header_is_logged_not_dropped_silently() {
-        let (config, cookie) = unsendable_cookie();
-        let mut headers = HeaderMap::new();
-        let log = logged(|| append_set_cookie(&mut headers, cookie, &config));
-        assert!(headers.get(SET_COOKIE).is_none());
-        assert_unsendable_cookie_logged(&log);
-    }
-
-    #[test]
-    fn a_valid_cookie_is_appended_beside_the_apps_own() {
-        let mut headers = HeaderMap::new();
-        headers.append(SET_COOKIE, HeaderValue::from_static("theme=dark"));
-        let log = logged(|| append_set_cookie(&mut headers, valid_cookie(), &Config::default()));
-        let values: Vec<_> = headers.get_all(SET_COOKIE).iter().collect();
-        assert_eq!(values.len(), 2, "{values:?}");
-        assert_eq!(values[1], valid_cookie().as_str());
-        assert!(log.is_empty(), "{log}");
-    }
+    use crate::test_support::{assert_store_error_logged, logged, pool_timed_out};
 
     #[test]
     fn a_store_error_logs_its_kind_and_cause_chain_and_answers_without_them() {

@@ -1,16 +1,14 @@
 //! The background task under Tokio's paused clock: one rule per test.
 
 use std::collections::VecDeque;
-use std::fmt::Write as _;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use tokio::time::Instant;
-use tracing::field::{Field, Visit};
-use tracing::span;
 
 use super::*;
+use crate::test_log::Capture;
 use crate::{Clock, ErrorKind, ManualClock, MemoryStore, Record, SessionData, SessionId};
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -71,64 +69,6 @@ impl SessionStore for Scripted {
     fn capabilities(&self) -> Capabilities {
         Capabilities::NONE.with_clear_expired(true)
     }
-}
-
-/// Every event logged on this thread while the guard lives:
-/// `(target, level, rendered fields)`.
-#[derive(Clone, Default)]
-struct Capture {
-    events: Arc<Mutex<Vec<(String, tracing::Level, String)>>>,
-}
-
-impl Capture {
-    fn install(&self) -> tracing::subscriber::DefaultGuard {
-        tracing::subscriber::set_default(self.clone())
-    }
-    fn at(&self, level: tracing::Level) -> Vec<String> {
-        self.events
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(target, l, _)| target == TARGET && *l == level)
-            .map(|(_, _, text)| text.clone())
-            .collect()
-    }
-}
-
-struct Fields(String);
-
-impl Visit for Fields {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        let _ = write!(self.0, "{}={:?} ", field.name(), value);
-    }
-}
-
-impl tracing::Subscriber for Capture {
-    fn register_callsite(
-        &self,
-        _: &'static tracing::Metadata<'static>,
-    ) -> tracing::subscriber::Interest {
-        tracing::subscriber::Interest::always()
-    }
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &span::Attributes<'_>) -> span::Id {
-        span::Id::from_u64(1)
-    }
-    fn record(&self, _: &span::Id, _: &span::Record<'_>) {}
-    fn record_follows_from(&self, _: &span::Id, _: &span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        let mut fields = Fields(String::new());
-        event.record(&mut fields);
-        let meta = event.metadata();
-        self.events
-            .lock()
-            .unwrap()
-            .push((meta.target().to_owned(), *meta.level(), fields.0));
-    }
-    fn enter(&self, _: &span::Id) {}
-    fn exit(&self, _: &span::Id) {}
 }
 
 // ---- the schedule ----
@@ -237,7 +177,7 @@ async fn errors_are_logged_and_never_stop_the_task() {
         (handle.runs(), handle.failures(), handle.removed()),
         (4, 2, 3)
     );
-    let warnings = capture.at(tracing::Level::WARN);
+    let warnings = capture.at(TARGET, tracing::Level::WARN);
     assert_eq!(warnings.len(), 2, "{warnings:?}");
     assert!(
         warnings[0].contains("kind=Unavailable")
@@ -264,7 +204,7 @@ async fn each_run_reports_its_count_and_time_at_info() {
         .jitter(0.0)
         .spawn();
     tokio::time::sleep(Duration::from_secs(150)).await;
-    let infos = capture.at(tracing::Level::INFO);
+    let infos = capture.at(TARGET, tracing::Level::INFO);
     assert_eq!(infos.len(), 2, "{infos:?}");
     assert!(
         infos[0].contains("removed=7") && infos[0].contains("elapsed_ms=0"),
@@ -292,8 +232,8 @@ async fn run_once_reports_like_a_background_run() {
         job.run_once().await.unwrap_err().kind(),
         ErrorKind::Unavailable
     );
-    assert_eq!(capture.at(tracing::Level::INFO).len(), 1);
-    assert_eq!(capture.at(tracing::Level::WARN).len(), 1);
+    assert_eq!(capture.at(TARGET, tracing::Level::INFO).len(), 1);
+    assert_eq!(capture.at(TARGET, tracing::Level::WARN).len(), 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -318,7 +258,7 @@ async fn a_store_without_clear_expired_is_said_to_need_none() {
         }
     }
     let handle = ClearExpired::new(Native).every(MINUTE).spawn();
-    let infos = capture.at(tracing::Level::INFO);
+    let infos = capture.at(TARGET, tracing::Level::INFO);
     assert!(
         infos
             .iter()

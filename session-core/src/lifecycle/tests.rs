@@ -15,6 +15,8 @@ use crate::{
 };
 
 mod failure;
+#[cfg(feature = "http")]
+mod headers;
 mod lifetime;
 
 /// A `MemoryStore` that records every call and fails the operations it is

@@ -1,74 +1,9 @@
 //! The failure policy of `finish`, hostile configuration and application
 //! input, and Django's authentication rules: one rule per test.
 
-use std::fmt::Write as _;
-
-use tracing::field::{Field, Visit};
-use tracing::span;
-
 use super::*;
 use crate::SUSPICIOUS_SESSION_TARGET;
-
-/// Every event logged on this thread while the guard lives:
-/// `(target, level, rendered fields)`.
-#[derive(Clone, Default)]
-struct Capture {
-    events: Arc<Mutex<Vec<(String, tracing::Level, String)>>>,
-}
-
-impl Capture {
-    fn install(&self) -> tracing::subscriber::DefaultGuard {
-        tracing::subscriber::set_default(self.clone())
-    }
-    fn on(&self, target: &str) -> Vec<String> {
-        let events = self.events.lock().unwrap();
-        events
-            .iter()
-            .filter(|(t, _, _)| t == target)
-            .map(|(_, _, text)| text.clone())
-            .collect()
-    }
-    fn all_text(&self) -> String {
-        let events = self.events.lock().unwrap();
-        events.iter().map(|(_, _, text)| text.as_str()).collect()
-    }
-}
-
-struct Fields(String);
-
-impl Visit for Fields {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        let _ = write!(self.0, "{}={:?} ", field.name(), value);
-    }
-}
-
-impl tracing::Subscriber for Capture {
-    fn register_callsite(
-        &self,
-        _: &'static tracing::Metadata<'static>,
-    ) -> tracing::subscriber::Interest {
-        tracing::subscriber::Interest::always()
-    }
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &span::Attributes<'_>) -> span::Id {
-        span::Id::from_u64(1)
-    }
-    fn record(&self, _: &span::Id, _: &span::Record<'_>) {}
-    fn record_follows_from(&self, _: &span::Id, _: &span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        let mut fields = Fields(String::new());
-        event.record(&mut fields);
-        let meta = event.metadata();
-        self.events
-            .lock()
-            .unwrap()
-            .push((meta.target().to_owned(), *meta.level(), fields.0));
-    }
-    fn enter(&self, _: &span::Id) {}
-    fn exit(&self, _: &span::Id) {}
-}
+use crate::test_log::Capture;
 
 // ---- a renewal nobody asked for never breaks a response ----
 
