@@ -144,6 +144,12 @@ services_start_redis() {
     echo "scripts/test: started a throwaway Redis at 127.0.0.1:$port" >&2
 }
 
+# The Redis Cluster, Sentinel and outage tests start servers of their own
+# (redis-server, redis-cli --cluster create): they need both programs even
+# when a Redis already answers.
+command -v redis-server >/dev/null || services_install redis-server Redis SESSION_TEST_REDIS_URL
+command -v redis-cli >/dev/null || services_install redis-tools Redis SESSION_TEST_REDIS_URL
+
 SESSION_TEST_POSTGRES_URL=${SESSION_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
 SESSION_TEST_REDIS_URL=${SESSION_TEST_REDIS_URL:-redis://127.0.0.1:6379}
 if [ "${SESSION_TEST_FORCE_PROVISION:-0}" = 1 ] || ! services_postgres_answers "$SESSION_TEST_POSTGRES_URL"; then
