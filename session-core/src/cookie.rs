@@ -122,26 +122,135 @@ fn base_cookie<'c>(config: &'c Config, value: &'c str) -> Cookie<'c> {
     cookie
 }
 
-/// The `Set-Cookie` value that hands `id` to the browser. `max_age` is
-/// `None` for a browser-close session; a negative age is sent as 0 with an
-/// `Expires` in the past, which makes the browser drop the cookie.
-pub(crate) fn render_session(
-    config: &Config,
-    id: &SessionId,
-    max_age: Option<i64>,
-    now: OffsetDateTime,
-) -> String {
-    render_value(config, id.as_str(), max_age, now)
+/// The latest `Expires` the `cookie` crate renders (RFC 6265 caps dates
+/// at year 9999); [`Renderer`] clamps the same way.
+const MAX_EXPIRES: OffsetDateTime = time::macros::datetime!(9999-12-31 23:59:59.999_999 UTC);
+
+/// Renders the `Set-Cookie` values of one [`Config`].
+///
+/// Everything but the value, `Max-Age` and `Expires` depends only on the
+/// settings, so the `cookie` crate renders it once, when the manager is
+/// built, and a request only appends its own parts. A profile of the
+/// request path showed the per-request `cookie` rendering (a formatter
+/// walk per attribute and `time`'s generic date formatting) at a fifth of
+/// a whole write request over the memory store. The output is
+/// byte-for-byte what the `cookie` crate renders (tests compare the two
+/// over many settings and dates).
+#[derive(Debug, Clone)]
+pub(crate) struct Renderer {
+    config: Config,
+    /// `name=`, and the attributes that follow the value, when the
+    /// template rendered as expected (otherwise every cookie is rendered
+    /// by the `cookie` crate).
+    parts: Option<(String, String)>,
+    removal: String,
 }
 
-/// [`render_session`] with any cookie-safe `value` (the signed-cookie
-/// engine's sealed payload).
-pub(crate) fn render_value(
-    config: &Config,
-    value: &str,
-    max_age: Option<i64>,
-    now: OffsetDateTime,
-) -> String {
+impl Renderer {
+    pub(crate) fn new(config: &Config) -> Self {
+        let name_eq = format!("{}=", config.cookie_name());
+        let template = reference(config, "", None, OffsetDateTime::UNIX_EPOCH);
+        let parts = template
+            .strip_prefix(&name_eq)
+            .map(|attributes| (name_eq.clone(), attributes.to_owned()));
+        Renderer {
+            config: config.clone(),
+            parts,
+            removal: reference_removal(config),
+        }
+    }
+
+    /// The `Set-Cookie` value that hands `id` to the browser. `max_age` is
+    /// `None` for a browser-close session; a negative age is sent as 0
+    /// with an `Expires` of `now`, which makes the browser drop the cookie.
+    pub(crate) fn session(
+        &self,
+        id: &SessionId,
+        max_age: Option<i64>,
+        now: OffsetDateTime,
+    ) -> String {
+        self.value(id.as_str(), max_age, now)
+    }
+
+    /// [`Renderer::session`] with any cookie-safe `value` (the
+    /// signed-cookie engine's sealed payload).
+    pub(crate) fn value(&self, value: &str, max_age: Option<i64>, now: OffsetDateTime) -> String {
+        let Some((name_eq, attributes)) = &self.parts else {
+            return reference(&self.config, value, max_age, now);
+        };
+        let mut out = String::with_capacity(name_eq.len() + value.len() + attributes.len() + 64);
+        out.push_str(name_eq);
+        out.push_str(value);
+        out.push_str(attributes);
+        if let Some(age) = max_age {
+            let age = Duration::seconds(age.max(0));
+            let expires = now
+                .saturating_add(age)
+                .min(MAX_EXPIRES)
+                .checked_to_offset(time::UtcOffset::UTC);
+            match expires {
+                Some(expires) if (1000..=9999).contains(&expires.year()) => {
+                    out.push_str("; Max-Age=");
+                    out.push_str(itoa::Buffer::new().format(age.whole_seconds()));
+                    out.push_str("; Expires=");
+                    push_http_date(&mut out, expires);
+                }
+                // Dates a real clock never gives: let the crate decide.
+                _ => return reference(&self.config, value, max_age.map(|a| a.max(0)), now),
+            }
+        }
+        out
+    }
+
+    /// The `Set-Cookie` value that removes the session cookie: empty
+    /// value, `Max-Age=0`, `Expires` at the Unix epoch, and the same name,
+    /// path, domain, `Secure`, `HttpOnly` and `SameSite` as the setting
+    /// cookie, so the browser matches and drops it (a `__Host-` cookie
+    /// included).
+    pub(crate) fn removal(&self) -> String {
+        self.removal.clone()
+    }
+}
+
+/// Appends `t` (UTC, year 1000 to 9999) as an IMF-fixdate, the form the
+/// `cookie` crate writes: `Tue, 15 Jan 2030 00:00:00 GMT`.
+fn push_http_date(out: &mut String, t: OffsetDateTime) {
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let two = |out: &mut String, n: u8| {
+        out.push(char::from(b'0' + n / 10 % 10));
+        out.push(char::from(b'0' + n % 10));
+    };
+    out.push_str(
+        DAYS.get(usize::from(t.weekday().number_days_from_monday()))
+            .copied()
+            .unwrap_or("Mon"),
+    );
+    out.push_str(", ");
+    two(out, t.day());
+    out.push(' ');
+    out.push_str(
+        MONTHS
+            .get(usize::from(u8::from(t.month())) - 1)
+            .copied()
+            .unwrap_or("Jan"),
+    );
+    out.push(' ');
+    out.push_str(itoa::Buffer::new().format(t.year()));
+    out.push(' ');
+    two(out, t.hour());
+    out.push(':');
+    two(out, t.minute());
+    out.push(':');
+    two(out, t.second());
+    out.push_str(" GMT");
+}
+
+/// The `Set-Cookie` value as the `cookie` crate renders it: the reference
+/// [`Renderer`] reproduces.
+fn reference(config: &Config, value: &str, max_age: Option<i64>, now: OffsetDateTime) -> String {
     let mut cookie = base_cookie(config, value);
     if let Some(age) = max_age {
         let age = Duration::seconds(age.max(0));
@@ -151,11 +260,7 @@ pub(crate) fn render_value(
     cookie.to_string()
 }
 
-/// The `Set-Cookie` value that removes the session cookie: empty value,
-/// `Max-Age=0`, `Expires` at the Unix epoch, and the same name, path,
-/// domain, `Secure`, `HttpOnly` and `SameSite` as the setting cookie, so
-/// the browser matches and drops it (a `__Host-` cookie included).
-pub(crate) fn render_removal(config: &Config) -> String {
+fn reference_removal(config: &Config) -> String {
     let mut cookie = base_cookie(config, "");
     cookie.set_max_age(Duration::ZERO);
     cookie.set_expires(Expiration::DateTime(OffsetDateTime::UNIX_EPOCH));
@@ -245,8 +350,7 @@ mod tests {
     #[test]
     fn renders_session_cookie_with_defaults() {
         let id: SessionId = ID.parse().unwrap();
-        let header = render_session(
-            &Config::default(),
+        let header = Renderer::new(&Config::default()).session(
             &id,
             Some(1_209_600),
             datetime!(2030-01-01 0:00 UTC),
@@ -261,12 +365,8 @@ mod tests {
     #[test]
     fn browser_close_cookie_has_no_lifetime() {
         let id: SessionId = ID.parse().unwrap();
-        let header = render_session(
-            &Config::default(),
-            &id,
-            None,
-            datetime!(2030-01-01 0:00 UTC),
-        );
+        let header =
+            Renderer::new(&Config::default()).session(&id, None, datetime!(2030-01-01 0:00 UTC));
         assert!(!header.contains("Max-Age"), "{header}");
         assert!(!header.contains("Expires"), "{header}");
     }
@@ -280,7 +380,7 @@ mod tests {
             .with_cookie_path("/app")
             .with_cookie_same_site(SameSite::Strict);
         assert_eq!(
-            render_removal(&config),
+            Renderer::new(&config).removal(),
             "__Host-s=; HttpOnly; SameSite=Strict; Secure; Path=/app; Domain=example.com; \
              Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
         );
@@ -293,8 +393,8 @@ mod tests {
     fn secure_is_forced_where_browsers_require_it(#[case] config: Config) {
         assert!(!config.cookie_secure());
         let id: SessionId = ID.parse().unwrap();
-        let set = render_session(&config, &id, Some(60), datetime!(2030-01-01 0:00 UTC));
-        let removal = render_removal(&config);
+        let set = Renderer::new(&config).session(&id, Some(60), datetime!(2030-01-01 0:00 UTC));
+        let removal = Renderer::new(&config).removal();
         for header in [set, removal] {
             assert!(header.contains("; Secure"), "{header}");
         }
@@ -304,19 +404,88 @@ mod tests {
     fn secure_is_not_added_otherwise() {
         let id: SessionId = ID.parse().unwrap();
         let config = Config::default().with_cookie_same_site(SameSite::Strict);
-        let set = render_session(&config, &id, Some(60), datetime!(2030-01-01 0:00 UTC));
+        let set = Renderer::new(&config).session(&id, Some(60), datetime!(2030-01-01 0:00 UTC));
         assert!(!set.contains("Secure"), "{set}");
     }
 
     #[test]
     fn past_expiry_renders_zero_max_age() {
         let id: SessionId = ID.parse().unwrap();
-        let header = render_session(
-            &Config::default(),
+        let header = Renderer::new(&Config::default()).session(
             &id,
             Some(-30),
             datetime!(2030-01-01 0:00 UTC),
         );
         assert!(header.contains("Max-Age=0;"), "{header}");
+    }
+
+    /// Settings that change the rendered attributes, each alone and all
+    /// together.
+    fn configs() -> Vec<Config> {
+        vec![
+            Config::default(),
+            Config::default().with_cookie_same_site(SameSite::None),
+            Config::default().with_cookie_same_site(SameSite::Strict),
+            Config::default().with_cookie_name("__Host-sid"),
+            Config::default().with_cookie_name("__Secure-sid"),
+            Config::default().with_cookie_http_only(false),
+            Config::default()
+                .with_cookie_name("s")
+                .with_cookie_secure(true)
+                .with_cookie_domain(Some("example.com".to_owned()))
+                .with_cookie_path("/app")
+                .with_cookie_same_site(SameSite::Strict),
+        ]
+    }
+
+    #[test]
+    fn the_renderer_writes_exactly_what_the_cookie_crate_writes() {
+        // A linear congruential walk over four centuries of seconds, plus
+        // the edges: the epoch, leap days, the year 9999 clamp.
+        let mut times = vec![
+            OffsetDateTime::UNIX_EPOCH,
+            datetime!(2024-02-29 23:59:59 UTC),
+            datetime!(2000-02-29 12:00:00 UTC),
+            datetime!(9999-12-31 23:59:00 UTC),
+            datetime!(2030-01-01 0:00 +05:30),
+        ];
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..2000 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let seconds = i64::try_from(x >> 30).unwrap() % (400 * 365 * 86_400);
+            times.push(OffsetDateTime::UNIX_EPOCH + Duration::seconds(seconds));
+        }
+        let ages = [
+            None,
+            Some(-30),
+            Some(0),
+            Some(1),
+            Some(1_209_600),
+            Some(i64::MAX),
+        ];
+        for config in configs() {
+            let renderer = Renderer::new(&config);
+            assert!(renderer.parts.is_some(), "template did not split");
+            assert_eq!(renderer.removal(), reference_removal(&config));
+            for (i, now) in times.iter().enumerate() {
+                let age = ages[i % ages.len()];
+                assert_eq!(
+                    renderer.value(ID, age, *now),
+                    reference(&config, ID, age, *now),
+                    "now {now}, max age {age:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn dates_outside_four_digit_years_fall_back_to_the_cookie_crate() {
+        let config = Config::default();
+        let renderer = Renderer::new(&config);
+        let ancient = datetime!(0800-03-01 0:00 UTC);
+        assert_eq!(
+            renderer.value(ID, Some(60), ancient),
+            reference(&config, ID, Some(60), ancient)
+        );
     }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use crate::cookie::{self, Incoming};
+use crate::cookie::Incoming;
 use crate::session::Shared;
 use crate::signed::{Engine, SignedCookies};
 use crate::state::State;
@@ -319,7 +319,7 @@ impl SessionManager {
         );
         match &shared.engine {
             Engine::Store(_) => execute(shared, &mut state, plan, now).await,
-            Engine::Cookie(cookies) => cookies.execute(&shared.config, &mut state, plan, now),
+            Engine::Cookie(cookies) => cookies.execute(shared, &mut state, plan, now),
         }
     }
 }
@@ -371,7 +371,7 @@ async fn execute(
     match plan.action {
         Action::Nothing => {}
         Action::RemoveCookie => {
-            outcome.set_cookie = Some(cookie::render_removal(&shared.config));
+            outcome.set_cookie = Some(shared.cookies.removal());
         }
         Action::End {
             delete,
@@ -385,7 +385,7 @@ async fn execute(
             }
             state.ended();
             if remove_cookie {
-                outcome.set_cookie = Some(cookie::render_removal(&shared.config));
+                outcome.set_cookie = Some(shared.cookies.removal());
             }
         }
         Action::Write {
@@ -410,8 +410,7 @@ async fn execute(
                     };
                     let max_age =
                         plan::cookie_max_age(&shared.config, custom, state.created_at(), now);
-                    outcome.set_cookie =
-                        Some(cookie::render_session(&shared.config, &id, max_age, now));
+                    outcome.set_cookie = Some(shared.cookies.session(&id, max_age, now));
                 }
                 Err(error) if renewal => renewal_failed(&error),
                 Err(error) => return Err(error),

@@ -80,6 +80,8 @@ pub(crate) struct Inner {
 pub(crate) struct Shared {
     pub(crate) engine: Engine,
     pub(crate) config: Config,
+    /// The config's `Set-Cookie` values, prepared once.
+    pub(crate) cookies: crate::cookie::Renderer,
     pub(crate) clock: Arc<dyn Clock>,
     suspicious: SuspiciousRecords,
 }
@@ -88,6 +90,7 @@ impl Shared {
     pub(crate) fn new(engine: Engine, config: Config, clock: Arc<dyn Clock>) -> Self {
         Shared {
             engine,
+            cookies: crate::cookie::Renderer::new(&config),
             config,
             clock,
             suspicious: SuspiciousRecords::default(),

@@ -129,13 +129,13 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha512;
 use time::OffsetDateTime;
 
-use crate::cookie::{Incoming, MAX_COOKIE_BYTES, render_removal, render_value};
+use crate::cookie::{Incoming, MAX_COOKIE_BYTES};
 use crate::lifecycle::plan::{self, Action, Plan, Write};
 use crate::lifecycle::{check_size, renewal_failed};
 use crate::session::Shared;
 use crate::state::State;
 use crate::{
-    Config, Error, Outcome, Record, SUSPICIOUS_SESSION_TARGET, SessionData, SessionId, SessionStore,
+    Error, Outcome, Record, SUSPICIOUS_SESSION_TARGET, SessionData, SessionId, SessionStore,
 };
 
 /// How many bytes of key material [`SecretKey::from_bytes`] needs: 32 for
@@ -394,11 +394,12 @@ impl SignedCookies {
     /// the cookie; deletes have nothing to delete.
     pub(crate) fn execute(
         &self,
-        config: &Config,
+        shared: &Shared,
         state: &mut State,
         plan: Plan,
         now: OffsetDateTime,
     ) -> Result<Outcome, Error> {
+        let config = &shared.config;
         let mut outcome = Outcome {
             set_cookie: None,
             vary_cookie: plan.vary,
@@ -407,11 +408,11 @@ impl SignedCookies {
         state.deletes_done();
         match plan.action {
             Action::Nothing => {}
-            Action::RemoveCookie => outcome.set_cookie = Some(render_removal(config)),
+            Action::RemoveCookie => outcome.set_cookie = Some(shared.cookies.removal()),
             Action::End { remove_cookie, .. } => {
                 state.ended();
                 if remove_cookie {
-                    outcome.set_cookie = Some(render_removal(config));
+                    outcome.set_cookie = Some(shared.cookies.removal());
                 }
             }
             Action::Write {
@@ -425,7 +426,7 @@ impl SignedCookies {
                     state.stamp_created(now);
                 }
                 let max_age = plan::cookie_max_age(config, custom, state.created_at(), now);
-                match self.write(config, state, write, expires_at, max_age, now) {
+                match self.write(shared, state, write, expires_at, max_age, now) {
                     Ok(cookie) => outcome.set_cookie = Some(cookie),
                     Err(error) if renewal => renewal_failed(&error),
                     Err(error) => return Err(error),
@@ -438,13 +439,14 @@ impl SignedCookies {
     /// Seals the current data; returns the whole `Set-Cookie` value.
     fn write(
         &self,
-        config: &Config,
+        shared: &Shared,
         state: &mut State,
         write: Write,
         expires_at: OffsetDateTime,
         max_age: Option<i64>,
         now: OffsetDateTime,
     ) -> Result<String, Error> {
+        let config = &shared.config;
         check_size(config, state)?;
         let id = match &write {
             Write::Create { id, .. } => id.clone().map_or_else(SessionId::try_generate, Ok)?,
@@ -457,7 +459,7 @@ impl SignedCookies {
             data: state.data(),
         })?;
         let value = self.seal(config.cookie_name(), payload)?;
-        let cookie = render_value(config, &value, max_age, now);
+        let cookie = shared.cookies.value(&value, max_age, now);
         if cookie.len() > MAX_COOKIE_BYTES {
             return Err(Error::TooLarge {
                 size: cookie.len(),

@@ -3,7 +3,7 @@ use time::Duration;
 use time::macros::datetime;
 
 use super::*;
-use crate::{ErrorKind, Expiry, ManualClock, SessionManager};
+use crate::{Config, ErrorKind, Expiry, ManualClock, SessionManager};
 
 const NOW: OffsetDateTime = datetime!(2030-06-15 12:00 UTC);
 
