@@ -83,6 +83,9 @@ pub(crate) struct Shared {
     /// The config's `Set-Cookie` values, prepared once.
     pub(crate) cookies: crate::cookie::Renderer,
     pub(crate) clock: Arc<dyn Clock>,
+    /// The data of every session until it loads or changes: cloning it
+    /// costs a reference count, not an allocation.
+    empty: Arc<crate::SessionData>,
     suspicious: SuspiciousRecords,
 }
 
@@ -93,6 +96,7 @@ impl Shared {
             cookies: crate::cookie::Renderer::new(&config),
             config,
             clock,
+            empty: Arc::default(),
             suspicious: SuspiciousRecords::default(),
         }
     }
@@ -182,9 +186,9 @@ impl Session {
     pub(crate) fn new(shared: Arc<Shared>, incoming: Incoming) -> Self {
         Session {
             inner: Arc::new(Inner {
-                shared,
                 incoming,
-                state: Mutex::new(State::default()),
+                state: Mutex::new(State::with_empty(&shared.empty)),
+                shared,
             }),
         }
     }

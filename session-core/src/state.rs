@@ -45,6 +45,29 @@ pub(crate) struct State {
 }
 
 impl State {
+    /// A state not loaded yet, holding `empty` (an empty map the manager
+    /// shares between requests, so a request that never touches its
+    /// session allocates no data).
+    pub(crate) fn with_empty(empty: &Arc<SessionData>) -> Self {
+        // Every field spelled out: `..State::default()` would allocate
+        // two empty maps only to drop them.
+        State {
+            loaded: false,
+            key: None,
+            in_store: false,
+            rotate_from: None,
+            pending_deletes: Vec::new(),
+            data: Arc::clone(empty),
+            base: Arc::clone(empty),
+            version: 0,
+            loaded_expires_at: None,
+            timed_out: None,
+            accessed: false,
+            modified: false,
+            finished: false,
+        }
+    }
+
     /// Whether the store has been asked (or there was nothing to ask for).
     pub(crate) fn is_loaded(&self) -> bool {
         self.loaded
