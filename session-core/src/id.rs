@@ -32,8 +32,12 @@ const ALPHABET: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 /// assert!("../../etc/passwd".parse::<SessionId>().is_err());
 /// assert!("ABCDEFGHIJKLMNOPQRSTUVWXYZ012345".parse::<SessionId>().is_err());
 /// ```
+// Inline bytes, not a `String`: every request parses one from its cookie,
+// and stores and the lifecycle clone them (keys, indexes, records), so a
+// heap allocation per copy would be the most common allocation of a
+// request. Only ASCII ever gets in (`is_valid`, `ALPHABET`).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SessionId(String);
+pub struct SessionId([u8; ID_LEN]);
 
 /// The error of parsing a [`SessionId`]: the text is not 32 characters of
 /// `[a-z0-9]`. It deliberately does not echo the rejected value.
@@ -61,21 +65,24 @@ impl SessionId {
     ///
     /// [`Error::Unavailable`] if the OS random source fails.
     pub fn try_generate() -> Result<Self, Error> {
-        let mut id = String::with_capacity(ID_LEN);
+        let mut id = [0u8; ID_LEN];
+        let mut len = 0;
         // Rejection sampling keeps every character uniform: 252 is the
         // largest multiple of 36 below 256.
         let mut buf = [0u8; 48];
-        while id.len() < ID_LEN {
+        while len < ID_LEN {
             SysRng
                 .try_fill_bytes(&mut buf)
                 .map_err(|e| Error::unavailable(e.to_string()))?;
             for byte in buf {
-                if byte < 252 && id.len() < ID_LEN {
-                    let c = ALPHABET
+                if byte < 252
+                    && let Some(slot) = id.get_mut(len)
+                {
+                    *slot = ALPHABET
                         .get(usize::from(byte % 36))
                         .copied()
                         .unwrap_or(b'a');
-                    id.push(char::from(c));
+                    len += 1;
                 }
             }
         }
@@ -84,7 +91,8 @@ impl SessionId {
 
     /// The ID as text, for building a store key or the cookie value.
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Always ASCII (see the type), so this never takes the fallback.
+        std::str::from_utf8(&self.0).unwrap_or_default()
     }
 
     /// Whether `text` is a well-formed ID, without allocating.
@@ -100,17 +108,16 @@ impl FromStr for SessionId {
     type Err = InvalidSessionId;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        if SessionId::is_valid(text) {
-            Ok(SessionId(text.to_owned()))
-        } else {
-            Err(InvalidSessionId)
+        match <[u8; ID_LEN]>::try_from(text.as_bytes()) {
+            Ok(bytes) if SessionId::is_valid(text) => Ok(SessionId(bytes)),
+            _ => Err(InvalidSessionId),
         }
     }
 }
 
 impl fmt::Display for SessionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -122,7 +129,7 @@ impl fmt::Debug for SessionId {
 
 impl AsRef<str> for SessionId {
     fn as_ref(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
