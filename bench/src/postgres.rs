@@ -20,7 +20,8 @@ pub(crate) fn url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
 }
 
-fn unreachable(url: &str, cause: &str) -> BenchError {
+/// The error for a server that did not answer, saying how to start it.
+pub(crate) fn unreachable(url: &str, cause: &str) -> BenchError {
     format!(
         "PostgreSQL at {url} is unreachable ({cause}); start it \
          (`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`) \

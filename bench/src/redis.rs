@@ -15,7 +15,8 @@ pub(crate) fn url() -> String {
     std::env::var("SESSION_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
 }
 
-fn unreachable(url: &str, cause: &str) -> BenchError {
+/// The error for a server that did not answer, saying how to start it.
+pub(crate) fn unreachable(url: &str, cause: &str) -> BenchError {
     format!(
         "Redis at {url} is unreachable ({cause}); start it with \
          `redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save \"\" --appendonly no` \

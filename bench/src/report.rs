@@ -80,7 +80,9 @@ pub(crate) fn header(argv: &[String], args: &Args, cores: usize) -> String {
     let _ = writeln!(
         out,
         "- versions: session-core, session-store-redis, session-store-postgres {} (this workspace); \
-         fred 10 and sqlx 0.9 as declared in the workspace Cargo.toml",
+         fred 10 and sqlx 0.9 as declared in the workspace Cargo.toml; peers: tower-sessions-core and \
+         tower-sessions-memory-store 0.14, tower-sessions-redis-store 0.16 (fred 10), \
+         tower-sessions-sqlx-store 0.15 (sqlx 0.8), as declared in bench/Cargo.toml",
         env!("CARGO_PKG_VERSION")
     );
     let _ = writeln!(
