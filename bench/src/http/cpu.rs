@@ -123,24 +123,38 @@ mod tests {
 
     #[test]
     fn reads_the_time_on_cpu_of_named_threads_only() {
+        // The thread spins until the kernel has charged it 30 ms, so the
+        // test does not depend on how busy the machine is.
+        let (charged, wait) = std::sync::mpsc::channel();
+        let (done, finish) = std::sync::mpsc::channel::<()>();
         let spin = std::thread::Builder::new()
             .name("cpu-test-spin".to_owned())
-            .spawn(|| {
-                let start = Instant::now();
+            .spawn(move || {
+                let own = || {
+                    std::fs::read_to_string("/proc/thread-self/schedstat")
+                        .ok()
+                        .as_deref()
+                        .and_then(first_number)
+                        .unwrap_or(0)
+                };
                 let mut x = 0_u64;
-                while start.elapsed() < Duration::from_millis(50) {
-                    x = std::hint::black_box(x.wrapping_add(1));
+                while own() < 30_000_000 {
+                    for _ in 0..10_000 {
+                        x = std::hint::black_box(x.wrapping_add(1));
+                    }
                 }
-                std::thread::sleep(Duration::from_millis(200));
+                charged.send(()).unwrap();
+                finish.recv().ok();
                 x
             })
             .unwrap();
-        std::thread::sleep(Duration::from_millis(120));
+        wait.recv().unwrap();
         let (ns, threads) = on_cpu_ns("cpu-test-spin");
-        assert_eq!(threads, 1);
-        assert!(ns >= 20_000_000, "{ns} ns for 50 ms of spinning");
-        assert_eq!(on_cpu_ns("no-thread-is-named-like-this"), (0, 0));
+        done.send(()).unwrap();
         spin.join().unwrap();
+        assert_eq!(threads, 1);
+        assert!(ns >= 30_000_000, "{ns} ns charged, at least 30 ms expected");
+        assert_eq!(on_cpu_ns("no-thread-is-named-like-this"), (0, 0));
     }
 
     #[test]
