@@ -229,6 +229,10 @@ impl Bulk for RedisSpace {
 #[derive(Debug)]
 pub(crate) struct PgSpace {
     store: PostgresStore,
+    /// Seeding, counting, `VACUUM`: statements over a million rows that
+    /// may outlast the store's statement timeout (5 s, enforced by the
+    /// server on the store's own connections), so on a pool without it.
+    bulk: sqlx::PgPool,
     /// `"schema"."table"`: both are constants of this module.
     table: String,
     name: String,
@@ -250,8 +254,13 @@ pub(crate) async fn postgres(table: &'static str) -> Result<PgSpace, BenchError>
             .into()
         })?
         .with_table(SCHEMA, table)?;
+    let bulk = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&url)
+        .await?;
     Ok(PgSpace {
         store,
+        bulk,
         table: format!("\"{SCHEMA}\".\"{table}\""),
         name: format!("table {SCHEMA}.{table}"),
     })
@@ -263,7 +272,7 @@ impl PgSpace {
         sqlx::raw_sql(AssertSqlSafe(format!(
             "DROP SCHEMA IF EXISTS \"{SCHEMA}\" CASCADE"
         )))
-        .execute(self.store.pool())
+        .execute(&self.bulk)
         .await?;
         Ok(())
     }
@@ -275,7 +284,7 @@ impl PgSpace {
              count(*) FILTER (WHERE expires_at > now()) FROM {}",
             self.table
         )))
-        .fetch_one(self.store.pool())
+        .fetch_one(&self.bulk)
         .await?)
     }
 }
@@ -319,7 +328,7 @@ impl Bulk for PgSpace {
                 let Some(chunk) = chunks.next() else { break };
                 let batch: Vec<String> = chunk.iter().map(|id| id.as_str().to_owned()).collect();
                 let expected = u64::try_from(batch.len()).unwrap_or(u64::MAX);
-                let (pool, insert) = (self.store.pool().clone(), Arc::clone(&insert));
+                let (pool, insert) = (self.bulk.clone(), Arc::clone(&insert));
                 let template = template.as_str().to_owned();
                 wave.spawn(async move {
                     let done = sqlx::query(AssertSqlSafe(insert))
@@ -352,7 +361,7 @@ impl Bulk for PgSpace {
             "SELECT count(*) FROM {}",
             self.table
         )))
-        .fetch_one(self.store.pool())
+        .fetch_one(&self.bulk)
         .await?;
         Ok(u64::try_from(count).unwrap_or(0))
     }
@@ -363,18 +372,18 @@ impl Bulk for PgSpace {
              pg_size_pretty(pg_indexes_size(to_regclass($1)))",
         )
         .bind(&self.table)
-        .fetch_one(self.store.pool())
+        .fetch_one(&self.bulk)
         .await?;
         Ok(format!("table {table} + indexes {indexes}"))
     }
 
     async fn settle(&self) -> Result<(), BenchError> {
         sqlx::raw_sql(AssertSqlSafe(format!("VACUUM (ANALYZE) {}", self.table)))
-            .execute(self.store.pool())
+            .execute(&self.bulk)
             .await?;
         // Writes the loaded pages out now rather than in the middle of a
         // measurement; needs a superuser or pg_checkpoint, else skipped.
-        if let Err(e) = sqlx::raw_sql("CHECKPOINT").execute(self.store.pool()).await {
+        if let Err(e) = sqlx::raw_sql("CHECKPOINT").execute(&self.bulk).await {
             eprintln!("scale: CHECKPOINT refused ({e}); measuring without it");
         }
         Ok(())
@@ -385,7 +394,7 @@ impl Bulk for PgSpace {
             "DROP TABLE IF EXISTS {}",
             self.table
         )))
-        .execute(self.store.pool())
+        .execute(&self.bulk)
         .await?;
         Ok(())
     }
