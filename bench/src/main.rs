@@ -260,20 +260,27 @@ async fn run(args: &Args, cores: usize) -> Result<Vec<Row>, BenchError> {
                 let store = redis::store(&records).await?;
                 let manager = Arc::new(SessionManager::new(store.store().clone()));
                 let lifecycle = Lifecycle::new(manager, &records).await?;
-                let raw = redis::RawFred::seed(&records).await?;
+                let raw = redis::RawFred::seed(&records, redis::Codec::None).await?;
+                let json = redis::RawFred::seed(&records, redis::Codec::Json).await?;
                 let peer = peers::redis().await?;
                 let ours = Named::new("RedisStore", store);
                 let base = Named::new("raw fred GET + SET PXAT", raw);
                 let peer = Named::new("tower-sessions-redis-store", peer);
                 let lifecycle = Named::new("core lifecycle over RedisStore", lifecycle);
+                let json = Named::new("raw fred GET + decode + encode + SET PXAT", json);
+                // Rows 5 and 6 split the store's ratio: the record's JSON
+                // round trip on the client, then everything else (the
+                // versioned save script, the health check, the options).
                 let result = compare(
                     "Redis",
-                    &[&ours, &base, &peer, &lifecycle],
+                    &[&ours, &base, &peer, &lifecycle, &json],
                     &[
                         Pair::over(0, 1),
                         Pair::over(2, 1),
                         Pair::over(0, 2),
                         Pair::over(3, 0),
+                        Pair::over(4, 1),
+                        Pair::over(0, 4),
                     ],
                     args,
                     cores,
@@ -284,6 +291,7 @@ async fn run(args: &Args, cores: usize) -> Result<Vec<Row>, BenchError> {
                     .clean()
                     .await
                     .and(base.workload().clean().await)
+                    .and(json.workload().clean().await)
                     .and(peer.workload().clean().await);
                 rows.extend(result?);
                 cleaned?;

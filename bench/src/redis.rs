@@ -4,7 +4,7 @@
 use fred::bytes::Bytes;
 use fred::prelude::{ClientLike, Config, KeysInterface, Pool};
 use fred::types::{Builder, Expiration};
-use session_core::Record;
+use session_core::{Record, SessionId};
 use session_store_redis::{RedisOptions, RedisStore};
 
 use crate::driver::{BenchError, Workload, pick};
@@ -40,13 +40,27 @@ pub(crate) async fn store(records: &[Record]) -> Result<RoundTrip<RedisStore>, B
 pub(crate) struct RawFred {
     pool: Pool,
     keys: Vec<String>,
+    ids: Vec<SessionId>,
     expires_at_ms: i64,
+    codec: Codec,
+}
+
+/// What [`RawFred`] does with the blob between `GET` and `SET`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Codec {
+    /// Nothing: the bytes go back as they came.
+    None,
+    /// [`Record::decode`] then [`Record::encode`], as every store must
+    /// (it hands core a decoded record and gets one back): the client-side
+    /// share of the store's cost, measured apart from the compare-and-set.
+    Json,
 }
 
 impl RawFred {
     /// A pool as large as the store's default, and `records` written as
-    /// the blobs the store writes (same size), under `session_bench_raw:`.
-    pub(crate) async fn seed(records: &[Record]) -> Result<Self, BenchError> {
+    /// the blobs the store writes (same size), under `session_bench_raw:`
+    /// (`session_bench_json:` with [`Codec::Json`]).
+    pub(crate) async fn seed(records: &[Record], codec: Codec) -> Result<Self, BenchError> {
         let url = url();
         let config = Config::from_url(&url).map_err(|e| unreachable(&url, &e.to_string()))?;
         let pool = Builder::from_config(config).build_pool(RedisOptions::default().pool_size())?;
@@ -56,7 +70,11 @@ impl RawFred {
         let mut keys = Vec::with_capacity(records.len());
         let mut expires_at_ms = 0;
         for record in records {
-            let key = format!("session_bench_raw:{{{}}}", record.id.as_str());
+            let prefix = match codec {
+                Codec::None => "session_bench_raw",
+                Codec::Json => "session_bench_json",
+            };
+            let key = format!("{prefix}:{{{}}}", record.id.as_str());
             expires_at_ms = record.expires_at_unix_ms();
             pool.set::<(), _, _>(
                 key.as_str(),
@@ -71,7 +89,9 @@ impl RawFred {
         Ok(RawFred {
             pool,
             keys,
+            ids: records.iter().map(|r| r.id.clone()).collect(),
             expires_at_ms,
+            codec,
         })
     }
 
@@ -88,8 +108,12 @@ impl Workload for RawFred {
     async fn op(&self, worker: usize, workers: usize, n: u64) -> Result<(), BenchError> {
         let key = pick(&self.keys, worker, workers, n).ok_or("no keys were seeded")?;
         let blob: Option<Bytes> = self.pool.get(key.as_str()).await?;
-        let blob =
+        let mut blob =
             blob.ok_or("a seeded key is gone from Redis (expired? deleted by someone else?)")?;
+        if self.codec == Codec::Json {
+            let id = pick(&self.ids, worker, workers, n).ok_or("no keys were seeded")?;
+            blob = Record::decode(id.clone(), &blob)?.encode()?.into();
+        }
         self.pool
             .set::<(), _, _>(
                 key.as_str(),
