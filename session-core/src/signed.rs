@@ -8,7 +8,7 @@
 //! [`SessionManager`] made with
 //! [`SessionManager::signed_cookies`](crate::SessionManager::signed_cookies)
 //! keeps no server-side record. Adapters do not change: the same `load`,
-//! the same `finish`, the same [`Outcome`](crate::Outcome). `finish` makes
+//! the same `finish`, the same [`Outcome`]. `finish` makes
 //! the same [plan](crate::SessionManager::finish) as for a store (Django's
 //! middleware rules, 5xx, `Vary`, expiry) and carries it out differently:
 //!
