@@ -39,8 +39,8 @@ pub(crate) async fn store(records: &[Record]) -> Result<RoundTrip<RedisStore>, B
 #[derive(Debug)]
 pub(crate) struct RawFred {
     pool: Pool,
-    keys: Vec<String>,
-    ids: Vec<SessionId>,
+    /// Each seeded session: its ID (to decode it) and its key.
+    sessions: Vec<(SessionId, String)>,
     expires_at_ms: i64,
     codec: Codec,
 }
@@ -67,13 +67,13 @@ impl RawFred {
         pool.init()
             .await
             .map_err(|e| unreachable(&url, &e.to_string()))?;
-        let mut keys = Vec::with_capacity(records.len());
+        let prefix = match codec {
+            Codec::None => "session_bench_raw",
+            Codec::Json => "session_bench_json",
+        };
+        let mut sessions = Vec::with_capacity(records.len());
         let mut expires_at_ms = 0;
         for record in records {
-            let prefix = match codec {
-                Codec::None => "session_bench_raw",
-                Codec::Json => "session_bench_json",
-            };
             let key = format!("{prefix}:{{{}}}", record.id.as_str());
             expires_at_ms = record.expires_at_unix_ms();
             pool.set::<(), _, _>(
@@ -84,12 +84,11 @@ impl RawFred {
                 false,
             )
             .await?;
-            keys.push(key);
+            sessions.push((record.id.clone(), key));
         }
         Ok(RawFred {
             pool,
-            keys,
-            ids: records.iter().map(|r| r.id.clone()).collect(),
+            sessions,
             expires_at_ms,
             codec,
         })
@@ -97,7 +96,7 @@ impl RawFred {
 
     /// Deletes the keys [`RawFred::seed`] wrote.
     pub(crate) async fn clean(&self) -> Result<(), BenchError> {
-        for key in &self.keys {
+        for (_, key) in &self.sessions {
             self.pool.del::<(), _>(key.as_str()).await?;
         }
         Ok(())
@@ -106,12 +105,11 @@ impl RawFred {
 
 impl Workload for RawFred {
     async fn op(&self, worker: usize, workers: usize, n: u64) -> Result<(), BenchError> {
-        let key = pick(&self.keys, worker, workers, n).ok_or("no keys were seeded")?;
+        let (id, key) = pick(&self.sessions, worker, workers, n).ok_or("no keys were seeded")?;
         let blob: Option<Bytes> = self.pool.get(key.as_str()).await?;
         let mut blob =
             blob.ok_or("a seeded key is gone from Redis (expired? deleted by someone else?)")?;
         if self.codec == Codec::Json {
-            let id = pick(&self.ids, worker, workers, n).ok_or("no keys were seeded")?;
             blob = Record::decode(id.clone(), &blob)?.encode()?.into();
         }
         self.pool

@@ -262,30 +262,22 @@ mod warp_app {
         sessions: SessionManager,
     ) -> std::io::Result<()> {
         let sessions = Sessions::new(sessions);
-        let counter = warp::path!("counter")
-            .and(warp::get())
-            .and(sessions.load())
-            .then(|session: Session| async move {
-                let answer = super::ours::counter(&session).await.map_err(SessionError);
-                (answer, session)
-            })
-            .then(sessions.finish());
-        let big = warp::path!("big")
-            .and(warp::get())
-            .and(sessions.load())
-            .then(|session: Session| async move {
-                let answer = super::ours::big(&session).await.map_err(SessionError);
-                (answer, session)
-            })
-            .then(sessions.finish());
-        let read = warp::path!("read")
-            .and(warp::get())
-            .and(sessions.load())
-            .then(|session: Session| async move {
-                let answer = super::ours::read(&session).await.map_err(SessionError);
-                (answer, session)
-            })
-            .then(sessions.finish());
+        // GET /$path answering the shared route logic `$logic`.
+        macro_rules! route {
+            ($path:literal, $logic:path) => {
+                warp::path!($path)
+                    .and(warp::get())
+                    .and(sessions.load())
+                    .then(|session: Session| async move {
+                        let answer = $logic(&session).await.map_err(SessionError);
+                        (answer, session)
+                    })
+                    .then(sessions.finish())
+            };
+        }
+        let counter = route!("counter", super::ours::counter);
+        let big = route!("big", super::ours::big);
+        let read = route!("read", super::ours::read);
         let untouched = warp::path!("untouched")
             .and(warp::get())
             .and(sessions.load())

@@ -124,27 +124,42 @@ where
 {
     let listener = loopback_listener()?;
     let addr = listener.local_addr()?;
+    let (thread, stop) = spawn_with_runtime(name, threads, move || async move {
+        let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
+        serve(listener).await.map_err(|e| e.to_string())
+    })?;
+    Ok(Server {
+        addr,
+        stop: Some(stop),
+        thread: Some(thread),
+    })
+}
+
+/// Spawns a thread named `name` that runs the future `serve` makes on a
+/// tokio runtime of `threads` workers of its own, until the future ends or
+/// the returned [`Stop`] is sent.
+fn spawn_with_runtime<F, Fut>(
+    name: &str,
+    threads: usize,
+    serve: F,
+) -> Result<(JoinHandle<Served>, Stop), BenchError>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = Served>,
+{
     let (stop, stopped) = oneshot::channel();
     let name = name.to_owned();
     let thread = std::thread::Builder::new()
         .name(name.clone())
         .spawn(move || -> Served {
-            let runtime = runtime(&name, threads)?;
-            runtime
-                .block_on(async move {
-                    let listener = tokio::net::TcpListener::from_std(listener)?;
-                    tokio::select! {
-                        served = serve(listener) => served,
-                        _ = stopped => Ok(()),
-                    }
-                })
-                .map_err(|e| e.to_string())
+            runtime(&name, threads)?.block_on(async move {
+                tokio::select! {
+                    served = serve() => served,
+                    _ = stopped => Ok(()),
+                }
+            })
         })?;
-    Ok(Server {
-        addr,
-        stop: Some(Stop::Tokio(stop)),
-        thread: Some(thread),
-    })
+    Ok((thread, Stop::Tokio(stop)))
 }
 
 /// Launches `app` (rocket's settings already in it, port 0) on a tokio
@@ -164,22 +179,12 @@ pub(crate) async fn rocket(
             })
         },
     ));
-    let (stop, stopped) = oneshot::channel();
-    let name = name.to_owned();
-    let thread = std::thread::Builder::new()
-        .name(name.clone())
-        .spawn(move || -> Served {
-            let runtime = runtime(&name, threads)?;
-            runtime.block_on(async move {
-                tokio::select! {
-                    launched = app.launch() => launched.map(drop).map_err(|e| e.to_string()),
-                    _ = stopped => Ok(()),
-                }
-            })
-        })?;
+    let (thread, stop) = spawn_with_runtime(name, threads, move || async move {
+        app.launch().await.map(drop).map_err(|e| e.to_string())
+    })?;
     let mut server = Server {
         addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-        stop: Some(Stop::Tokio(stop)),
+        stop: Some(stop),
         thread: Some(thread),
     };
     match bound.await {
